@@ -1,0 +1,795 @@
+#include "core/ImageSource.h"
+
+#include "core/Csv.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace labelprop {
+
+namespace {
+
+char asciiLower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+
+std::string toLower(std::string_view s)
+{
+    std::string r(s);
+    std::transform(r.begin(), r.end(), r.begin(), asciiLower);
+    return r;
+}
+
+bool isHidden(const fs::path& p)
+{
+    const std::string name = p.filename().string();
+    return !name.empty() && name.front() == '.';
+}
+
+std::string plural(std::size_t n, std::string_view word)
+{
+    return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+// ---- folder scanning ----------------------------------------------------------------------------
+
+struct ScanEntry {
+    std::string relPath; // generic form, relative to the scan root
+};
+
+// Depth-first scan below `dir` (whose path relative to the scan root is `rel`). Follows directory
+// symlinks, but each real directory (by canonical path) is entered once, so loops terminate.
+void scanImages(const fs::path& dir, const fs::path& rel, std::set<std::string>& visited,
+                std::vector<std::string>& out, std::vector<std::string>& warnings)
+{
+    std::vector<std::pair<fs::path, fs::path>> stack{{dir, rel}};
+    while (!stack.empty()) {
+        auto [current, currentRel] = std::move(stack.back());
+        stack.pop_back();
+        std::error_code ec;
+        const fs::path canon = fs::canonical(current, ec);
+        if (ec) {
+            warnings.push_back(current.string() + ": cannot resolve the folder (" + ec.message() + "); skipped");
+            continue;
+        }
+        if (!visited.insert(canon.string()).second) {
+            warnings.push_back(current.string() + ": already scanned as " + canon.string()
+                               + " (symlink loop or duplicate link); skipped");
+            continue;
+        }
+        fs::directory_iterator it(current, fs::directory_options::none, ec);
+        if (ec) {
+            warnings.push_back(current.string() + ": cannot list the folder (" + ec.message() + "); skipped");
+            continue;
+        }
+        std::vector<std::pair<fs::path, fs::path>> subdirs;
+        for (const fs::directory_iterator end; it != end; it.increment(ec)) {
+            if (ec)
+                break;
+            const fs::path& p = it->path();
+            if (isHidden(p))
+                continue;
+            std::error_code sec;
+            const auto st = fs::status(p, sec); // follows symlinks; a broken link is skipped
+            if (sec)
+                continue;
+            if (fs::is_directory(st))
+                subdirs.emplace_back(p, currentRel / p.filename());
+            else if (fs::is_regular_file(st) && hasImageExtension(p.filename().string()))
+                out.push_back((currentRel / p.filename()).generic_string());
+        }
+        if (ec)
+            warnings.push_back(current.string() + ": listing stopped early (" + ec.message() + ")");
+        // Push in reverse so that the stack pops them in name order (sorting happens later anyway).
+        std::sort(subdirs.rbegin(), subdirs.rend());
+        for (auto& s : subdirs)
+            stack.push_back(std::move(s));
+    }
+}
+
+// ---- decoding -------------------------------------------------------------------------------------
+
+Expected<std::vector<unsigned char>> readWholeFile(const std::string& path)
+{
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (ec || !fs::exists(st))
+        return fail(path + ": file not found");
+    if (!fs::is_regular_file(st))
+        return fail(path + ": not a regular file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        const int err = errno;
+        return fail(path + ": cannot open (" + std::system_category().message(err) + ")");
+    }
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    in.seekg(0, std::ios::beg);
+    if (size < 0)
+        return fail(path + ": cannot read the file size");
+    if (size == 0)
+        return fail(path + ": the file is empty (0 bytes)");
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    if (!in.read(reinterpret_cast<char*>(bytes.data()), size))
+        return fail(path + ": read error");
+    return bytes;
+}
+
+// ---- file-based sources -------------------------------------------------------------------------
+
+class FileListSource final : public ImageSource {
+public:
+    FileListSource(SourceKind kind, fs::path root, std::vector<Item> items, std::vector<std::string> warnings)
+        : m_kind(kind)
+        , m_root(std::move(root))
+        , m_items(std::move(items))
+    {
+        m_warnings = std::move(warnings);
+    }
+
+    SourceKind kind() const override { return m_kind; }
+    std::size_t size() const override { return m_items.size(); }
+    const Item& item(std::size_t i) const override { return m_items.at(i); }
+
+    Expected<cv::Mat> decode(std::size_t i) const override
+    {
+        if (i >= m_items.size())
+            return fail(describe() + ": item " + std::to_string(i) + " does not exist (there are "
+                        + std::to_string(m_items.size()) + ")");
+        const fs::path p(m_items[i].path);
+        return decodeImageFile((p.is_absolute() ? p : m_root / p).string());
+    }
+
+    std::string describe() const override
+    {
+        std::string s = std::string(sourceKindName(m_kind)) + " " + m_root.string() + ": "
+            + plural(m_items.size(), "image");
+        std::set<std::string_view> labels;
+        std::size_t labeled = 0;
+        for (const auto& it : m_items) {
+            if (!it.label.empty()) {
+                labels.insert(it.label);
+                ++labeled;
+            }
+        }
+        if (m_kind == SourceKind::ImageFolder)
+            s += " in " + plural(labels.size(), "class") + (labels.size() == 1 ? "" : "es");
+        else if (labeled > 0)
+            s += ", " + std::to_string(labeled) + " labeled with " + plural(labels.size(), "label");
+        return s;
+    }
+
+private:
+    SourceKind m_kind;
+    fs::path m_root;
+    std::vector<Item> m_items;
+};
+
+std::string noImagesMessage(const std::string& path)
+{
+    std::string exts;
+    for (const auto& e : imageFileExtensions())
+        exts += (exts.empty() ? "" : " ") + e;
+    return path + ": no images found (looked for " + exts + ", hidden files skipped)";
+}
+
+Expected<std::unique_ptr<ImageSource>> openFolder(const std::string& path)
+{
+    std::vector<std::string> rel, warnings;
+    std::set<std::string> visited;
+    scanImages(fs::path(path), fs::path(), visited, rel, warnings);
+    if (rel.empty())
+        return fail(noImagesMessage(path));
+    std::sort(rel.begin(), rel.end());
+    std::vector<Item> items;
+    items.reserve(rel.size());
+    for (auto& r : rel)
+        items.push_back(Item{std::move(r), {}});
+    return std::make_unique<FileListSource>(SourceKind::Folder, fs::path(path), std::move(items),
+                                            std::move(warnings));
+}
+
+Expected<std::unique_ptr<ImageSource>> openImageFolder(const std::string& path)
+{
+    std::error_code ec;
+    fs::directory_iterator it(path, fs::directory_options::none, ec);
+    if (ec)
+        return fail(path + ": cannot list the folder (" + ec.message() + ")");
+    std::vector<std::string> classDirs;
+    std::size_t topLevelImages = 0;
+    for (const fs::directory_iterator end; it != end; it.increment(ec)) {
+        if (ec)
+            return fail(path + ": cannot list the folder (" + ec.message() + ")");
+        if (isHidden(it->path()))
+            continue;
+        std::error_code sec;
+        const auto st = fs::status(it->path(), sec);
+        if (sec)
+            continue;
+        if (fs::is_directory(st))
+            classDirs.push_back(it->path().filename().string());
+        else if (fs::is_regular_file(st) && hasImageExtension(it->path().filename().string()))
+            ++topLevelImages;
+    }
+    std::sort(classDirs.begin(), classDirs.end());
+    std::vector<std::string> warnings;
+    if (topLevelImages > 0)
+        warnings.push_back(path + ": " + plural(topLevelImages, "image")
+                           + " directly in the folder ignored; an image folder holds <class>/<image> files");
+
+    std::vector<std::string> rel;
+    std::set<std::string> visited;
+    visited.insert(fs::canonical(path, ec).string()); // never re-enter the root through a link
+    for (const auto& cls : classDirs) {
+        const auto before = rel.size();
+        scanImages(fs::path(path) / cls, fs::path(cls), visited, rel, warnings);
+        if (rel.size() == before)
+            warnings.push_back(path + ": class folder '" + cls + "' has no images");
+    }
+    if (rel.empty())
+        return fail(noImagesMessage(path) + "; an image folder holds <class>/<image> files");
+    std::sort(rel.begin(), rel.end());
+    std::vector<Item> items;
+    items.reserve(rel.size());
+    for (auto& r : rel) {
+        std::string label = r.substr(0, r.find('/'));
+        items.push_back(Item{std::move(r), std::move(label)});
+    }
+    return std::make_unique<FileListSource>(SourceKind::ImageFolder, fs::path(path), std::move(items),
+                                            std::move(warnings));
+}
+
+Expected<std::unique_ptr<ImageSource>> openCsvSource(const std::string& path)
+{
+    auto records = readCsvFile(path);
+    if (!records)
+        return std::unexpected(records.error());
+    if (records->empty())
+        return fail(path + ": the file is empty; expected the header line 'path,label' (or 'path') and "
+                           "one row per image");
+    const CsvRecord& header = records->front();
+    const bool withLabels = header.fields == std::vector<std::string>{"path", "label"};
+    if (!withLabels && header.fields != std::vector<std::string>{"path"}) {
+        std::string found;
+        for (const auto& f : header.fields)
+            found += (found.empty() ? "" : ",") + f;
+        return fail(path + ":" + std::to_string(header.line) + ": the header is '" + found
+                    + "'; expected 'path,label' or 'path'");
+    }
+    const std::size_t columns = withLabels ? 2 : 1;
+    std::vector<Item> items;
+    items.reserve(records->size() - 1);
+    for (std::size_t r = 1; r < records->size(); ++r) {
+        const CsvRecord& rec = (*records)[r];
+        const std::string at = path + ":" + std::to_string(rec.line) + ": ";
+        if (rec.fields.size() != columns)
+            return fail(at + "expected " + std::to_string(columns) + " field" + (columns == 1 ? "" : "s")
+                        + ", found " + std::to_string(rec.fields.size())
+                        + "; put paths or labels that contain commas in quotes");
+        if (rec.fields[0].empty())
+            return fail(at + "empty path");
+        items.push_back(Item{rec.fields[0], withLabels ? rec.fields[1] : std::string()});
+    }
+    if (items.empty())
+        return fail(path + ": no images listed; add one row per image after the header");
+    fs::path root = fs::path(path).parent_path();
+    if (root.empty())
+        root = ".";
+    return std::make_unique<FileListSource>(SourceKind::Csv, std::move(root), std::move(items),
+                                            std::vector<std::string>{});
+}
+
+// ---- IDX -----------------------------------------------------------------------------------------
+
+struct GzFile {
+    gzFile f = nullptr;
+    ~GzFile()
+    {
+        if (f)
+            gzclose(f);
+    }
+};
+
+struct IdxArray {
+    std::vector<std::uint32_t> dims;
+    std::vector<std::uint8_t> data;
+};
+
+// Reads exactly `size` bytes, or fewer at end of file. Returns the count or an error text.
+std::expected<std::size_t, std::string> gzReadFully(gzFile f, void* buffer, std::size_t size)
+{
+    auto* p = static_cast<unsigned char*>(buffer);
+    std::size_t done = 0;
+    while (done < size) {
+        const unsigned chunk = unsigned(std::min<std::size_t>(size - done, 1u << 30));
+        const int n = gzread(f, p + done, chunk);
+        if (n < 0) {
+            int errnum = 0;
+            const char* msg = gzerror(f, &errnum);
+            return std::unexpected(std::string(msg ? msg : "decompression error"));
+        }
+        if (n == 0)
+            break;
+        done += std::size_t(n);
+    }
+    return done;
+}
+
+// Reads an unsigned-byte IDX file (gzip-compressed or plain) with `ndims` dimensions.
+Expected<IdxArray> readIdxFile(const std::string& path, int ndims, std::vector<std::string>& warnings)
+{
+    GzFile gz;
+    errno = 0;
+    gz.f = gzopen(path.c_str(), "rb");
+    if (!gz.f) {
+        const int err = errno;
+        return fail(path + ": cannot open (" + (err ? std::system_category().message(err) : "out of memory")
+                    + ")");
+    }
+    gzbuffer(gz.f, 1 << 17);
+    std::array<unsigned char, 4> magic{};
+    auto got = gzReadFully(gz.f, magic.data(), 4);
+    if (!got)
+        return fail(path + ": cannot read the IDX header (" + got.error() + "); the file is corrupt");
+    if (*got < 4)
+        return fail(path + ": truncated IDX header (" + std::to_string(*got) + " of 4 magic bytes); the file is "
+                           "incomplete");
+    if (magic[0] != 0 || magic[1] != 0)
+        return fail(path + ": not an IDX file (the first two bytes are not zero)");
+    if (magic[2] != 0x08)
+        return fail(path + ": IDX data type 0x" + std::to_string(magic[2] / 16) + std::to_string(magic[2] % 16)
+                    + " is not supported; only unsigned-byte (0x08) IDX files are");
+    if (magic[3] != ndims)
+        return fail(path + ": IDX file has " + std::to_string(magic[3]) + " dimensions; expected "
+                    + std::to_string(ndims) + (ndims == 3 ? " (images: count, rows, columns)" : " (labels: count)"));
+    IdxArray a;
+    std::uint64_t total = 1;
+    for (int d = 0; d < ndims; ++d) {
+        std::array<unsigned char, 4> b{};
+        auto r = gzReadFully(gz.f, b.data(), 4);
+        if (!r)
+            return fail(path + ": cannot read the IDX header (" + r.error() + "); the file is corrupt");
+        if (*r < 4)
+            return fail(path + ": truncated IDX header; the file is incomplete");
+        const std::uint32_t v = (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16)
+            | (std::uint32_t(b[2]) << 8) | b[3];
+        if (v > (1u << 30))
+            return fail(path + ": IDX dimension " + std::to_string(d) + " is " + std::to_string(v)
+                        + ", which is implausible; the file is corrupt");
+        a.dims.push_back(v);
+        total *= v;
+    }
+    if (total > (std::uint64_t(1) << 36))
+        return fail(path + ": IDX array of " + std::to_string(total) + " bytes is too large");
+    if (ndims == 3 && (a.dims[1] == 0 || a.dims[2] == 0))
+        return fail(path + ": IDX images have size " + std::to_string(a.dims[1]) + "x" + std::to_string(a.dims[2])
+                    + "; the file is corrupt");
+    try {
+        a.data.resize(std::size_t(total));
+    } catch (const std::bad_alloc&) {
+        return fail(path + ": not enough memory for " + std::to_string(total) + " bytes of IDX data");
+    }
+    auto r = gzReadFully(gz.f, a.data.data(), a.data.size());
+    if (!r)
+        return fail(path + ": cannot read the IDX data (" + r.error() + "); the file is corrupt");
+    if (*r < total)
+        return fail(path + ": truncated IDX data: expected " + std::to_string(total) + " bytes after the header, found "
+                    + std::to_string(*r) + "; the file is incomplete, download it again");
+    unsigned char extra = 0;
+    auto more = gzReadFully(gz.f, &extra, 1);
+    if (more && *more > 0)
+        warnings.push_back(path + ": extra bytes after the IDX data ignored");
+    return a;
+}
+
+class IdxSource final : public ImageSource {
+public:
+    struct Part {
+        std::string imagesFile; // file name only
+        std::string labelsFile; // file name only; empty if none
+        std::size_t count = 0;
+    };
+
+    IdxSource(std::string path, int rows, int cols, std::vector<std::uint8_t> pixels, std::vector<Item> items,
+              std::vector<Part> parts, std::vector<std::string> warnings)
+        : m_path(std::move(path))
+        , m_rows(rows)
+        , m_cols(cols)
+        , m_pixels(std::move(pixels))
+        , m_items(std::move(items))
+        , m_parts(std::move(parts))
+    {
+        m_warnings = std::move(warnings);
+    }
+
+    SourceKind kind() const override { return SourceKind::Idx; }
+    std::size_t size() const override { return m_items.size(); }
+    const Item& item(std::size_t i) const override { return m_items.at(i); }
+    std::optional<cv::Size> fixedImageSize() const override { return cv::Size(m_cols, m_rows); }
+
+    Expected<cv::Mat> decode(std::size_t i) const override
+    {
+        if (i >= m_items.size())
+            return fail(m_path + ": item " + std::to_string(i) + " does not exist (there are "
+                        + std::to_string(m_items.size()) + ")");
+        const std::size_t px = std::size_t(m_rows) * std::size_t(m_cols);
+        // The Mat header points into the (immutable) buffer; clone() gives the caller its own copy.
+        const cv::Mat view(m_rows, m_cols, CV_8UC1, const_cast<std::uint8_t*>(m_pixels.data() + i * px));
+        return view.clone();
+    }
+
+    std::string describe() const override
+    {
+        std::string s = "idx " + m_path + ": " + plural(m_items.size(), "image") + " of "
+            + std::to_string(m_cols) + "x" + std::to_string(m_rows) + " (";
+        for (std::size_t k = 0; k < m_parts.size(); ++k)
+            s += (k ? ", " : "") + m_parts[k].imagesFile + " " + std::to_string(m_parts[k].count);
+        s += ")";
+        std::set<std::string_view> labels;
+        for (const auto& it : m_items)
+            if (!it.label.empty())
+                labels.insert(it.label);
+        if (!labels.empty())
+            s += ", " + plural(labels.size(), "label");
+        return s;
+    }
+
+private:
+    std::string m_path;
+    int m_rows;
+    int m_cols;
+    std::vector<std::uint8_t> m_pixels;
+    std::vector<Item> m_items;
+    std::vector<Part> m_parts;
+};
+
+std::string replaceFirst(std::string s, std::string_view from, std::string_view to)
+{
+    const auto pos = s.find(from);
+    if (pos != std::string::npos)
+        s.replace(pos, from.size(), to);
+    return s;
+}
+
+std::string stripGz(const std::string& name)
+{
+    return name.ends_with(".gz") ? name.substr(0, name.size() - 3) : name;
+}
+
+// Finds the labels file for an images file: "images" -> "labels", "idx3" -> "idx1", with or
+// without ".gz". Empty if none exists.
+std::string findLabelsFile(const fs::path& imagesPath)
+{
+    const std::string base = stripGz(imagesPath.filename().string());
+    const std::string labelsBase = replaceFirst(replaceFirst(base, "images", "labels"), "idx3", "idx1");
+    if (labelsBase == base)
+        return {};
+    for (const std::string& candidate : {labelsBase, labelsBase + ".gz"}) {
+        std::error_code ec;
+        if (fs::is_regular_file(imagesPath.parent_path() / candidate, ec))
+            return candidate;
+    }
+    return {};
+}
+
+bool isIdxImagesName(const std::string& name)
+{
+    return name.find("idx3-ubyte") != std::string::npos;
+}
+
+// The IDX images files in a folder: train first, then t10k/test, then the rest, each by name.
+// When both "x" and "x.gz" exist, the plain file is used.
+std::vector<fs::path> findIdxImageFiles(const fs::path& dir)
+{
+    std::map<std::string, fs::path> byBase;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        std::error_code sec;
+        if (isHidden(it->path()) || !isIdxImagesName(name) || !fs::is_regular_file(it->path(), sec))
+            continue;
+        const std::string base = stripGz(name);
+        auto [pos, inserted] = byBase.emplace(base, it->path());
+        if (!inserted && !name.ends_with(".gz"))
+            pos->second = it->path();
+    }
+    std::vector<fs::path> files;
+    for (auto& [base, p] : byBase)
+        files.push_back(p);
+    auto rank = [](const fs::path& p) {
+        const std::string n = toLower(p.filename().string());
+        if (n.find("train") != std::string::npos)
+            return 0;
+        if (n.find("t10k") != std::string::npos || n.find("test") != std::string::npos)
+            return 1;
+        return 2;
+    };
+    std::stable_sort(files.begin(), files.end(), [&](const fs::path& a, const fs::path& b) {
+        return std::pair(rank(a), a.filename().string()) < std::pair(rank(b), b.filename().string());
+    });
+    return files;
+}
+
+Expected<std::unique_ptr<ImageSource>> openIdx(const std::string& path)
+{
+    std::error_code ec;
+    std::vector<fs::path> files;
+    if (fs::is_directory(path, ec)) {
+        files = findIdxImageFiles(path);
+        if (files.empty())
+            return fail(path + ": no IDX images file found (looked for *-images-idx3-ubyte or *-images-idx3-ubyte.gz)");
+    } else {
+        files.push_back(fs::path(path));
+    }
+
+    std::vector<std::string> warnings;
+    std::vector<std::uint8_t> pixels;
+    std::vector<Item> items;
+    std::vector<IdxSource::Part> parts;
+    int rows = 0, cols = 0;
+    for (const auto& file : files) {
+        auto images = readIdxFile(file.string(), 3, warnings);
+        if (!images)
+            return std::unexpected(images.error());
+        const auto n = images->dims[0];
+        const int r = int(images->dims[1]), c = int(images->dims[2]);
+        if (parts.empty()) {
+            rows = r;
+            cols = c;
+        } else if (r != rows || c != cols) {
+            return fail(file.string() + ": images are " + std::to_string(c) + "x" + std::to_string(r) + " but "
+                        + parts.front().imagesFile + " has " + std::to_string(cols) + "x" + std::to_string(rows)
+                        + "; open the files separately");
+        }
+        IdxSource::Part part{file.filename().string(), findLabelsFile(file), n};
+        std::vector<std::uint8_t> labels;
+        if (part.labelsFile.empty()) {
+            warnings.push_back(file.string() + ": no labels file found next to it; its items are unlabeled");
+        } else {
+            const std::string labelsPath = (file.parent_path() / part.labelsFile).string();
+            auto l = readIdxFile(labelsPath, 1, warnings);
+            if (!l)
+                return std::unexpected(l.error());
+            if (l->dims[0] != n)
+                return fail(labelsPath + ": has " + std::to_string(l->dims[0]) + " labels but "
+                            + file.filename().string() + " has " + std::to_string(n)
+                            + " images; the two files must match");
+            labels = std::move(l->data);
+        }
+        const std::string prefix = part.imagesFile + "#";
+        for (std::uint32_t i = 0; i < n; ++i)
+            items.push_back(Item{prefix + std::to_string(i), labels.empty() ? std::string() : std::to_string(labels[i])});
+        if (pixels.empty())
+            pixels = std::move(images->data);
+        else
+            pixels.insert(pixels.end(), images->data.begin(), images->data.end());
+        parts.push_back(std::move(part));
+    }
+    if (items.empty())
+        return fail(path + ": the IDX files hold no images");
+    return std::make_unique<IdxSource>(path, rows, cols, std::move(pixels), std::move(items), std::move(parts),
+                                       std::move(warnings));
+}
+
+// ---- auto detection ------------------------------------------------------------------------------
+
+SourceKind detectFolderKind(const fs::path& dir)
+{
+    std::error_code ec;
+    bool hasSubdir = false;
+    bool hasTopImage = false;
+    bool hasIdx = false;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (isHidden(it->path()))
+            continue;
+        const std::string name = it->path().filename().string();
+        std::error_code sec;
+        const auto st = fs::status(it->path(), sec);
+        if (sec)
+            continue;
+        if (fs::is_directory(st))
+            hasSubdir = true;
+        else if (fs::is_regular_file(st)) {
+            if (isIdxImagesName(name))
+                hasIdx = true;
+            else if (hasImageExtension(name))
+                hasTopImage = true;
+        }
+    }
+    if (hasIdx)
+        return SourceKind::Idx;
+    if (!hasTopImage && hasSubdir)
+        return SourceKind::ImageFolder;
+    return SourceKind::Folder;
+}
+
+} // namespace
+
+std::optional<SourceKind> parseSourceKind(std::string_view name)
+{
+    const std::string n = toLower(name);
+    if (n == "auto")
+        return SourceKind::Auto;
+    if (n == "folder")
+        return SourceKind::Folder;
+    if (n == "imagefolder")
+        return SourceKind::ImageFolder;
+    if (n == "csv")
+        return SourceKind::Csv;
+    if (n == "idx")
+        return SourceKind::Idx;
+    return std::nullopt;
+}
+
+std::string_view sourceKindName(SourceKind kind)
+{
+    switch (kind) {
+    case SourceKind::Auto:
+        return "auto";
+    case SourceKind::Folder:
+        return "folder";
+    case SourceKind::ImageFolder:
+        return "imagefolder";
+    case SourceKind::Csv:
+        return "csv";
+    case SourceKind::Idx:
+        return "idx";
+    }
+    return "unknown";
+}
+
+const std::vector<std::string>& imageFileExtensions()
+{
+    static const std::vector<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"};
+    return kExtensions;
+}
+
+bool hasImageExtension(std::string_view fileName)
+{
+    const std::string lower = toLower(fileName);
+    for (const auto& ext : imageFileExtensions()) {
+        if (lower.size() > ext.size() && lower.ends_with(ext))
+            return true;
+    }
+    return false;
+}
+
+Expected<cv::Mat> toEightBit(const cv::Mat& image, const std::string& path)
+{
+    if (image.empty())
+        return fail(path + ": the decoded image is empty");
+    cv::Mat m = image;
+    switch (m.depth()) {
+    case CV_8U:
+        break;
+    case CV_8S:
+        m.convertTo(m, CV_8U, 1.0, 128.0);
+        break;
+    case CV_16U:
+        m.convertTo(m, CV_8U, 1.0 / 257.0);
+        break;
+    case CV_16S:
+        m.convertTo(m, CV_8U, 1.0 / 257.0, 32768.0 / 257.0);
+        break;
+    case CV_32F:
+    case CV_64F:
+        m.convertTo(m, CV_8U, 255.0); // saturates outside [0, 1]; NaN becomes 0
+        break;
+    default: { // CV_32S and anything else: stretch the value range
+        double lo = 0, hi = 0;
+        cv::minMaxLoc(m.reshape(1), &lo, &hi);
+        const double scale = hi > lo ? 255.0 / (hi - lo) : 0.0;
+        m.convertTo(m, CV_8U, scale, -lo * scale);
+        break;
+    }
+    }
+    switch (m.channels()) {
+    case 1:
+    case 3:
+        break;
+    case 2: {
+        cv::Mat gray;
+        cv::extractChannel(m, gray, 0);
+        m = gray;
+        break;
+    }
+    case 4: {
+        cv::Mat bgr;
+        cv::cvtColor(m, bgr, cv::COLOR_BGRA2BGR);
+        m = bgr;
+        break;
+    }
+    default:
+        return fail(path + ": images with " + std::to_string(m.channels())
+                    + " channels are not supported; save it as gray, RGB or RGBA");
+    }
+    if (m.data == image.data)
+        m = m.clone(); // never hand out a view of the caller's buffer
+    return m;
+}
+
+Expected<cv::Mat> decodeImageFile(const std::string& path)
+{
+    auto bytes = readWholeFile(path);
+    if (!bytes)
+        return std::unexpected(bytes.error());
+    cv::Mat decoded;
+    try {
+        decoded = cv::imdecode(*bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    } catch (const cv::Exception& e) {
+        return fail(path + ": cannot decode the image (" + e.msg + ")");
+    }
+    if (decoded.empty())
+        return fail(path + ": cannot decode the image; the file is corrupt or not in a supported format");
+    try {
+        return toEightBit(decoded, path);
+    } catch (const cv::Exception& e) {
+        return fail(path + ": cannot convert the image to 8 bits (" + e.msg + ")");
+    }
+}
+
+Expected<std::unique_ptr<ImageSource>> openImageSource(const std::string& path, SourceKind kind)
+{
+    if (path.empty())
+        return fail("no image source given; pass a folder, a .csv file or an IDX file or folder");
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (ec || !fs::exists(st))
+        return fail(path + ": no such file or folder");
+    const bool isDir = fs::is_directory(st);
+    const bool isFile = fs::is_regular_file(st);
+    if (kind == SourceKind::Auto) {
+        if (isDir) {
+            kind = detectFolderKind(path);
+        } else if (isFile) {
+            const std::string name = fs::path(path).filename().string();
+            if (toLower(name).ends_with(".csv"))
+                kind = SourceKind::Csv;
+            else if (isIdxImagesName(name))
+                kind = SourceKind::Idx;
+            else
+                return fail(path + ": cannot tell what kind of image source this file is; pass a folder, a .csv "
+                                   "file or an IDX images file (*-images-idx3-ubyte[.gz])");
+        } else {
+            return fail(path + ": neither a file nor a folder");
+        }
+    }
+    try {
+        switch (kind) {
+        case SourceKind::Folder:
+        case SourceKind::ImageFolder:
+            if (!isDir)
+                return fail(path + ": not a folder; a '" + std::string(sourceKindName(kind)) + "' source is a folder");
+            return kind == SourceKind::Folder ? openFolder(path) : openImageFolder(path);
+        case SourceKind::Csv:
+            if (!isFile)
+                return fail(path + ": not a file; a 'csv' source is a .csv file with the header 'path,label'");
+            return openCsvSource(path);
+        case SourceKind::Idx:
+            return openIdx(path);
+        case SourceKind::Auto:
+            break;
+        }
+    } catch (const std::exception& e) { // filesystem_error, bad_alloc
+        return fail(path + ": cannot open the image source (" + e.what() + ")");
+    }
+    return fail(path + ": unknown source kind");
+}
+
+} // namespace labelprop
