@@ -10,36 +10,91 @@
 namespace labelprop {
 namespace {
 
-// One row of S X with the class count known at compile time, so the inner loop is unrolled
-// into registers; C = 0 is the generic fallback.
-template <int C>
-void multiplyRows(const SparseGraph& s, const float* x, int classes, float* y, int64_t r0, int64_t r1)
+// Rows of Y are stored with a padded stride (8 or 16 floats for up to 16 classes) so each
+// neighbour's row is one or two aligned vector loads; the padding columns stay zero because
+// S 0 = 0. target_clones compiles each kernel for AVX-512, AVX2 and the baseline and picks one
+// at load time, so a portable build still runs the wide kernel on a machine that has it.
+template <int Stride>
+__attribute__((always_inline)) inline void multiplyRowsFixed(const int64_t* __restrict rowStart,
+                                                             const int32_t* __restrict columns,
+                                                             const float* __restrict weights,
+                                                             const float* __restrict x, float* __restrict y,
+                                                             int64_t r0, int64_t r1)
 {
-    const int c = C > 0 ? C : classes;
     for (int64_t i = r0; i < r1; ++i) {
-        float acc[C > 0 ? C : 1];
-        float* out = y + i * c;
-        float* sum = C > 0 ? acc : out;
-        std::fill(sum, sum + c, 0.0f);
-        for (int64_t p = s.rowStart[size_t(i)]; p < s.rowStart[size_t(i + 1)]; ++p) {
-            const float w = s.weights[size_t(p)];
-            const float* xr = x + int64_t(s.columns[size_t(p)]) * c;
-            for (int q = 0; q < c; ++q)
-                sum[q] += w * xr[q];
+        float acc[Stride] = {};
+        for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
+            const float w = weights[p];
+            const float* __restrict xr = x + int64_t(columns[p]) * Stride;
+            for (int q = 0; q < Stride; ++q)
+                acc[q] += w * xr[q];
         }
-        if (C > 0)
-            std::copy(acc, acc + c, out);
+        float* __restrict row = y + i * Stride;
+        for (int q = 0; q < Stride; ++q)
+            row[q] = acc[q];
     }
 }
 
-using RowKernel = void (*)(const SparseGraph&, const float*, int, float*, int64_t, int64_t);
-
-template <int... Cs>
-RowKernel pickKernel(int classes, std::integer_sequence<int, Cs...>)
+__attribute__((target_clones("avx512f", "avx2", "default"))) void multiplyRows8(
+    const int64_t* rowStart, const int32_t* columns, const float* weights, const float* x, float* y, int64_t r0,
+    int64_t r1)
 {
-    RowKernel kernel = &multiplyRows<0>;
-    ((classes == Cs + 1 ? (kernel = &multiplyRows<Cs + 1>, 0) : 0), ...);
-    return kernel;
+    multiplyRowsFixed<8>(rowStart, columns, weights, x, y, r0, r1);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void multiplyRows16(
+    const int64_t* rowStart, const int32_t* columns, const float* weights, const float* x, float* y, int64_t r0,
+    int64_t r1)
+{
+    multiplyRowsFixed<16>(rowStart, columns, weights, x, y, r0, r1);
+}
+
+void multiplyRowsAny(const int64_t* __restrict rowStart, const int32_t* __restrict columns,
+                     const float* __restrict weights, const float* __restrict x, float* __restrict y, int stride,
+                     int64_t r0, int64_t r1)
+{
+    for (int64_t i = r0; i < r1; ++i) {
+        float* __restrict row = y + i * stride;
+        std::fill(row, row + stride, 0.0f);
+        for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
+            const float w = weights[p];
+            const float* __restrict xr = x + int64_t(columns[p]) * stride;
+            for (int q = 0; q < stride; ++q)
+                row[q] += w * xr[q];
+        }
+    }
+}
+
+int paddedStride(int classes)
+{
+    return classes <= 8 ? 8 : classes <= 16 ? 16 : classes;
+}
+
+// y = S x, both n x stride.
+void multiplyPadded(const SparseGraph& s, const float* x, int stride, float* y, int threads)
+{
+    parallelFor(0, s.n, threads, [&](int64_t r0, int64_t r1) {
+        if (stride == 8)
+            multiplyRows8(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, r0, r1);
+        else if (stride == 16)
+            multiplyRows16(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, r0, r1);
+        else
+            multiplyRowsAny(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, stride, r0, r1);
+    });
+}
+
+std::vector<float> pad(std::span<const float> x, int64_t n, int classes, int stride)
+{
+    std::vector<float> out(size_t(n * stride), 0.0f);
+    for (int64_t i = 0; i < n; ++i)
+        std::copy_n(x.data() + i * classes, classes, out.data() + i * stride);
+    return out;
+}
+
+void unpad(const std::vector<float>& x, int64_t n, int classes, int stride, std::span<float> out)
+{
+    for (int64_t i = 0; i < n; ++i)
+        std::copy_n(x.data() + i * stride, classes, out.data() + i * classes);
 }
 
 } // namespace
@@ -62,9 +117,11 @@ Expected<ClampMode> parseClampMode(std::string_view text)
 
 void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, std::span<float> y, int threads)
 {
-    const RowKernel kernel = pickKernel(classes, std::make_integer_sequence<int, 16>{});
-    // Rows cost in proportion to their entries, so split by rows in small equal chunks.
-    parallelFor(0, s.n, threads, [&](int64_t r0, int64_t r1) { kernel(s, x.data(), classes, y.data(), r0, r1); });
+    const int stride = paddedStride(classes);
+    const auto in = pad(x, s.n, classes, stride);
+    std::vector<float> out(in.size());
+    multiplyPadded(s, in.data(), stride, out.data(), threads);
+    unpad(out, s.n, classes, stride, y);
 }
 
 void summariseScores(PropagationResult& r)
@@ -119,18 +176,21 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
             return fail("propagation: item " + std::to_string(i) + " has class " + std::to_string(seeds[size_t(i)])
                         + " outside [0, " + std::to_string(classes) + ")");
 
-    const size_t cells = size_t(n * classes);
+    // Work in the padded layout (see multiplyPadded); onStep and the result see n x classes.
+    const int stride = paddedStride(classes);
+    const size_t cells = size_t(n * stride);
     std::vector<float> y0(cells, 0.0f);
     for (int64_t i = 0; i < n; ++i)
         if (seeds[size_t(i)] >= 0)
-            y0[size_t(i * classes + seeds[size_t(i)])] = 1.0f;
-    std::vector<float> y = warmStart.empty() ? y0 : std::vector<float>(warmStart.begin(), warmStart.end());
+            y0[size_t(i * stride + seeds[size_t(i)])] = 1.0f;
+    std::vector<float> y = warmStart.empty() ? y0 : pad(warmStart, n, classes, stride);
     std::vector<float> next(cells);
+    std::vector<float> unpadded(options.onStep ? size_t(n * classes) : 0);
 
     const auto resetSeededRows = [&](std::vector<float>& target) {
         for (int64_t i = 0; i < n; ++i)
             if (seeds[size_t(i)] >= 0)
-                std::copy_n(y0.begin() + i * classes, classes, target.begin() + i * classes);
+                std::copy_n(y0.begin() + i * stride, stride, target.begin() + i * stride);
     };
     if (!warmStart.empty() && options.clamp.kind != ClampMode::Kind::None)
         resetSeededRows(y);
@@ -138,7 +198,7 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
     for (int step = 1; step <= options.iterations; ++step) {
         if (options.cancel && options.cancel->load())
             return fail("propagation: cancelled");
-        multiplyGraph(s, y, classes, next, options.threads);
+        multiplyPadded(s, y.data(), stride, next.data(), options.threads);
         switch (options.clamp.kind) {
         case ClampMode::Kind::Hard:
             resetSeededRows(next);
@@ -153,16 +213,18 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
             break;
         }
         y.swap(next);
-        if (options.onStep)
-            options.onStep(step, y);
+        if (options.onStep) {
+            unpad(y, n, classes, stride, unpadded);
+            options.onStep(step, unpadded);
+        }
     }
 
     PropagationResult result;
     result.n = n;
     result.classes = classes;
-    result.scores = std::move(y);
+    result.scores.resize(size_t(n * classes));
+    unpad(y, n, classes, stride, result.scores);
     summariseScores(result);
     return result;
 }
-
 } // namespace labelprop

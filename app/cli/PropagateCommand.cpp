@@ -24,7 +24,7 @@ namespace {
 enum class Mode { Propagate, Audit };
 
 struct Timings {
-    double load = 0, knn = 0, graph = 0, propagate = 0, write = 0;
+    double load = 0, knn = 0, graph = 0, propagate = 0, quality = 0, write = 0;
 };
 
 nlohmann::json statsJson(const EmbeddingMatrix& x, const GraphStage& graph, const LabelSeeds& labels,
@@ -48,8 +48,9 @@ nlohmann::json statsJson(const EmbeddingMatrix& x, const GraphStage& graph, cons
           {"knn", t.knn},
           {"graph", t.graph},
           {"propagate", t.propagate},
+          {"quality", t.quality},
           {"write", t.write},
-          {"total", t.load + t.knn + t.graph + t.propagate + t.write}}},
+          {"total", t.load + t.knn + t.graph + t.propagate + t.quality + t.write}}},
         {"peak_rss_mib", peakResidentMiB()},
         {"quality",
          {{"flag_threshold", quality.threshold},
@@ -125,7 +126,6 @@ int run(Mode mode, const std::vector<std::string>& args)
     PropagationOptions propagation;
     propagation.threads = settings->threads;
     AuditOptions auditOptions;
-    auditOptions.threads = settings->threads;
     if (audit) {
         auto steps = parser.integer("steps", 1, 1000);
         if (!steps)
@@ -163,20 +163,29 @@ int run(Mode mode, const std::vector<std::string>& args)
     PropagationResult result;
     LabelQualityReport quality;
     if (audit) {
-        auto outcome = auditLabels(graph->affinity, labels.seeds, labels.classes.size(), auditOptions);
-        if (!outcome)
-            return reportError(outcome.error());
-        result = std::move(outcome->smoothed);
-        quality = std::move(outcome->quality);
+        // The audit's propagation is its few unclamped steps; judging the labels is the quality stage.
+        PropagationOptions smoothing;
+        smoothing.iterations = auditOptions.steps;
+        smoothing.clamp.kind = ClampMode::Kind::None;
+        smoothing.threads = settings->threads;
+        auto smoothed = propagateLabels(graph->affinity, labels.seeds, labels.classes.size(), smoothing);
+        if (!smoothed)
+            return reportError(smoothed.error());
+        result = std::move(*smoothed);
+        t.propagate = clock.seconds();
+        clock.restart();
+        quality = assessGivenLabels(result.probabilities, result.classes, labels.seeds);
     } else {
         auto outcome = propagateLabels(graph->affinity, labels.seeds, labels.classes.size(), propagation);
         if (!outcome)
             return reportError(outcome.error());
         result = std::move(*outcome);
+        t.propagate = clock.seconds();
+        clock.restart();
         quality = assessGivenLabels(neighbourVote(graph->affinity, result, settings->threads), result.classes,
                                     labels.seeds);
     }
-    t.propagate = clock.seconds();
+    t.quality = clock.seconds();
 
     clock.restart();
     ResultTableOptions table;
@@ -193,8 +202,8 @@ int run(Mode mode, const std::vector<std::string>& args)
                 (long long)x->rows(), (long long)x->cols(), labels.classes.size(), (long long)labels.labelled,
                 graph->knn.k, graph->temperature, settings->temperature ? "" : " (auto)",
                 (long long)graph->affinity.nnz());
-    std::printf("seconds: load %.3f, knn %.3f, graph %.3f, %s %.3f, write %.3f\n", t.load, t.knn, t.graph,
-                audit ? "audit" : "propagate", t.propagate, t.write);
+    std::printf("seconds: load %.3f, knn %.3f, graph %.3f, propagate %.3f, quality %.3f, write %.3f\n", t.load,
+                t.knn, t.graph, t.propagate, t.quality, t.write);
     if (!audit) {
         const auto unreached = std::count(result.predicted.begin(), result.predicted.end(), -1);
         if (unreached > 0)
