@@ -117,7 +117,7 @@ int runDemo(const std::vector<std::string>& args)
     std::sort(classNames.begin(), classNames.end());
     classNames.erase(std::unique(classNames.begin(), classNames.end()), classNames.end());
 
-    std::mt19937_64 rng(uint64_t(*seed));
+    std::mt19937_64 rng{static_cast<uint64_t>(*seed)};
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), rng);
