@@ -277,8 +277,8 @@ Expected<EmbeddingMatrix> readNpyMatrix(const std::string& path)
         return fail(path + ": the array is stored in Fortran (column-major) order; save "
                            "numpy.ascontiguousarray(x) instead");
     if (h.shape.size() != 2)
-        return fail(path + ": shape " + shapeText(h.shape) + " has " + std::to_string(h.shape.size())
-                    + " dimensions; expected a 2-D matrix (items, dims), e.g. x.reshape(len(x), -1)");
+        return fail(path + ": shape " + shapeText(h.shape) + " is " + std::to_string(h.shape.size())
+                    + "-D; expected a 2-D matrix (items, dims), e.g. x.reshape(len(x), -1)");
 
     const std::int64_t rows = h.shape[0];
     const std::int64_t cols = h.shape[1];
