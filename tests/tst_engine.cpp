@@ -1,0 +1,461 @@
+// Oracle tests for the engine: kNN against brute force, the affinity graph and propagation
+// against dense hand-computed references, label quality and selection on constructed data.
+
+#include "core/ActiveSelection.h"
+#include "core/AffinityGraph.h"
+#include "core/KnnSearch.h"
+#include "core/LabelPropagation.h"
+#include "core/LabelQuality.h"
+
+#include <QtTest>
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <set>
+
+using namespace labelprop;
+
+namespace {
+
+EmbeddingMatrix randomUnitRows(int64_t n, int64_t d, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    EmbeddingMatrix x(n, d);
+    for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < d; ++j)
+            x(i, j) = normal(rng);
+        x.row(i).normalize();
+    }
+    return x;
+}
+
+// Well-separated clusters on the sphere: `clusters` random centres, points = centre + small noise.
+EmbeddingMatrix clusteredRows(int64_t perCluster, int clusters, int64_t d, float spread, uint64_t seed,
+                              std::vector<int32_t>& truth)
+{
+    const EmbeddingMatrix centres = randomUnitRows(clusters, d, seed);
+    std::mt19937_64 rng(seed + 1);
+    std::normal_distribution<float> normal(0.0f, spread);
+    EmbeddingMatrix x(perCluster * clusters, d);
+    truth.clear();
+    for (int c = 0; c < clusters; ++c)
+        for (int64_t p = 0; p < perCluster; ++p) {
+            const int64_t i = c * perCluster + p;
+            for (int64_t j = 0; j < d; ++j)
+                x(i, j) = centres(c, j) + normal(rng);
+            x.row(i).normalize();
+            truth.push_back(c);
+        }
+    return x;
+}
+
+// Brute force with the same total order: similarity descending, then index ascending. Dot products
+// in double so the oracle is at least as exact as the thing tested.
+std::vector<std::vector<std::pair<double, int32_t>>> bruteForce(const EmbeddingMatrix& q, const EmbeddingMatrix& b,
+                                                                int k, bool excludeSelf)
+{
+    std::vector<std::vector<std::pair<double, int32_t>>> out(size_t(q.rows()));
+    for (int64_t i = 0; i < q.rows(); ++i) {
+        std::vector<std::pair<double, int32_t>> all;
+        for (int64_t j = 0; j < b.rows(); ++j) {
+            if (excludeSelf && i == j)
+                continue;
+            all.emplace_back(q.row(i).cast<double>().dot(b.row(j).cast<double>()), int32_t(j));
+        }
+        std::partial_sort(all.begin(), all.begin() + k, all.end(),
+                          [](auto a, auto c) { return a.first > c.first || (a.first == c.first && a.second < c.second); });
+        all.resize(size_t(k));
+        out[size_t(i)] = all;
+    }
+    return out;
+}
+
+Eigen::MatrixXd denseOf(const SparseGraph& s)
+{
+    Eigen::MatrixXd m = Eigen::MatrixXd::Zero(s.n, s.n);
+    for (int64_t i = 0; i < s.n; ++i)
+        for (int64_t p = s.rowStart[size_t(i)]; p < s.rowStart[size_t(i + 1)]; ++p)
+            m(i, s.columns[size_t(p)]) += s.weights[size_t(p)];
+    return m;
+}
+
+} // namespace
+
+class EngineTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void exactKnnMatchesBruteForce_data()
+    {
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("d");
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("threads");
+        QTest::newRow("tiny") << 12 << 3 << 1 << 1;
+        QTest::newRow("one tile") << 300 << 16 << 10 << 2;
+        QTest::newRow("several tiles, ragged") << 1300 << 64 << 10 << 2;
+        QTest::newRow("several tiles, 3 threads") << 1100 << 8 << 25 << 3;
+        QTest::newRow("k = n - 1") << 40 << 5 << 39 << 2;
+        QTest::newRow("odd dims") << 700 << 33 << 7 << 1;
+    }
+    void exactKnnMatchesBruteForce()
+    {
+        QFETCH(int, n);
+        QFETCH(int, d);
+        QFETCH(int, k);
+        QFETCH(int, threads);
+        const EmbeddingMatrix x = randomUnitRows(n, d, uint64_t(n * 31 + d));
+        KnnOptions options;
+        options.k = k;
+        options.threads = threads;
+        const auto graph = searchSelfKnn(x, options);
+        QVERIFY2(graph.has_value(), graph ? "" : graph.error().message.c_str());
+        QCOMPARE(graph->rows, int64_t(n));
+        const auto oracle = bruteForce(x, x, k, true);
+        int64_t mismatches = 0;
+        for (int64_t i = 0; i < n; ++i)
+            for (int a = 0; a < k; ++a) {
+                const auto [sim, id] = oracle[size_t(i)][size_t(a)];
+                QVERIFY(graph->neighboursOf(i)[a] != i); // self excluded
+                QVERIFY(std::abs(graph->similaritiesOf(i)[a] - sim) < 1e-5);
+                // float32 rounding may swap two neighbours whose similarities differ by < 1e-6
+                if (graph->neighboursOf(i)[a] != id)
+                    ++mismatches;
+            }
+        QVERIFY2(mismatches <= n * k / 1000, qPrintable(QString::number(mismatches) + " rank mismatches"));
+    }
+
+    void crossKnnMatchesBruteForce()
+    {
+        const EmbeddingMatrix base = randomUnitRows(1500, 24, 5);
+        const EmbeddingMatrix queries = randomUnitRows(650, 24, 6);
+        KnnOptions options;
+        options.k = 10;
+        const auto graph = searchKnn(queries, base, options);
+        QVERIFY(graph.has_value());
+        const auto oracle = bruteForce(queries, base, 10, false);
+        for (int64_t i = 0; i < queries.rows(); ++i)
+            for (int a = 0; a < 10; ++a)
+                QVERIFY(std::abs(graph->similaritiesOf(i)[a] - oracle[size_t(i)][size_t(a)].first) < 1e-5);
+        QCOMPARE(recallAtK(*graph, *graph), 1.0);
+    }
+
+    void tiesBreakByIndexAndRunsAreDeterministic()
+    {
+        // Exact duplicates: every row has several neighbours at similarity 1 and the order must be
+        // by index, identically for any thread count.
+        EmbeddingMatrix x(1200, 4);
+        for (int64_t i = 0; i < x.rows(); ++i) {
+            x.row(i).setZero();
+            x(i, i % 4) = 1.0f;
+        }
+        KnnOptions one;
+        one.k = 5;
+        one.threads = 1;
+        KnnOptions two = one;
+        two.threads = 2;
+        const auto a = searchSelfKnn(x, one);
+        const auto b = searchSelfKnn(x, two);
+        QVERIFY(a && b);
+        QCOMPARE(a->neighbours, b->neighbours);
+        // Row 0's duplicates are 4, 8, 12, ...: the five smallest.
+        QCOMPARE(std::vector<int32_t>(a->neighboursOf(0), a->neighboursOf(0) + 5), (std::vector<int32_t>{4, 8, 12, 16, 20}));
+        QCOMPARE(std::vector<int32_t>(a->neighboursOf(5), a->neighboursOf(5) + 5), (std::vector<int32_t>{1, 9, 13, 17, 21}));
+    }
+
+    void knnRejectsBadK()
+    {
+        const EmbeddingMatrix x = randomUnitRows(10, 3, 1);
+        KnnOptions options;
+        options.k = 10;
+        const auto tooMany = searchSelfKnn(x, options);
+        QVERIFY(!tooMany.has_value());
+        QVERIFY(tooMany.error().message.find("k = 10") != std::string::npos);
+        options.k = 0;
+        QVERIFY(!searchSelfKnn(x, options).has_value());
+    }
+
+    void affinityMatchesHandComputedGraph()
+    {
+        // Four points on a circle at angles 0, 30, 90, 180 degrees; k = 1.
+        EmbeddingMatrix x(4, 2);
+        const double deg = M_PI / 180.0;
+        for (int i = 0; const double a : {0.0, 30.0, 90.0, 180.0}) {
+            x(i, 0) = float(std::cos(a * deg));
+            x(i, 1) = float(std::sin(a * deg));
+            ++i;
+        }
+        KnnOptions options;
+        options.k = 1;
+        const auto knn = searchSelfKnn(x, options);
+        QVERIFY(knn.has_value());
+        // Nearest: 0->1, 1->0, 2->1 (60 deg beats 90), 3->2 (90 deg beats 150).
+        QCOMPARE(knn->neighbours, (std::vector<int32_t>{1, 0, 1, 2}));
+        const float t = 0.1f;
+        const auto s = buildNormalisedAffinity(*knn, t);
+        QVERIFY(s.has_value());
+        // W: w01 = w10 = e(30), w21 = e(60), w32 = e(90) with e(a) = exp((cos a - 1) / T); W + W^T.
+        const auto e = [&](double a) { return std::exp((std::cos(a * deg) - 1.0) / t); };
+        Eigen::Matrix4d w = Eigen::Matrix4d::Zero();
+        w(0, 1) = w(1, 0) = 2 * e(30);
+        w(1, 2) = w(2, 1) = e(60);
+        w(2, 3) = w(3, 2) = e(90);
+        const Eigen::Vector4d dinv = w.rowwise().sum().cwiseSqrt().cwiseInverse();
+        const Eigen::Matrix4d expected = dinv.asDiagonal() * w * dinv.asDiagonal();
+        const Eigen::MatrixXd got = denseOf(*s);
+        QVERIFY2((got - expected).cwiseAbs().maxCoeff() < 1e-6, "S differs from D^-1/2 (W + W^T) D^-1/2");
+        QCOMPARE(s->nnz(), int64_t(6));
+        QVERIFY(!buildNormalisedAffinity(*knn, 0.0f).has_value());
+        QVERIFY(!buildNormalisedAffinity(*knn, -1.0f).has_value());
+    }
+
+    void automaticTemperatureIsMedianGap()
+    {
+        KnnGraph g;
+        g.rows = 1;
+        g.k = 5;
+        g.similarities = {0.99f, 0.97f, 0.95f, 0.9f, 0.5f};
+        g.neighbours = {1, 2, 3, 4, 5};
+        QVERIFY(std::abs(automaticTemperature(g) - 0.05f) < 1e-6);
+    }
+
+    void propagationMatchesDenseReference_data()
+    {
+        QTest::addColumn<QString>("clamp");
+        QTest::addColumn<int>("classes");
+        QTest::newRow("hard, 3 classes") << "hard" << 3;
+        QTest::newRow("soft:0.8, 3 classes") << "soft:0.8" << 3;
+        QTest::newRow("none, 3 classes") << "none" << 3;
+        QTest::newRow("hard, 12 classes (16-wide kernel)") << "hard" << 12;
+        QTest::newRow("hard, 21 classes (generic kernel)") << "hard" << 21;
+    }
+    void propagationMatchesDenseReference()
+    {
+        QFETCH(QString, clamp);
+        QFETCH(int, classes);
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(40, classes, 16, 0.3f, 11, truth);
+        KnnOptions options;
+        options.k = 6;
+        const auto knn = searchSelfKnn(x, options);
+        const auto s = buildNormalisedAffinity(*knn, 0.1f);
+        QVERIFY(s.has_value());
+        std::vector<int32_t> seeds(size_t(x.rows()), -1);
+        for (int64_t i = 0; i < x.rows(); i += 7)
+            seeds[size_t(i)] = truth[size_t(i)];
+        const auto mode = parseClampMode(clamp.toStdString());
+        QVERIFY(mode.has_value());
+        PropagationOptions po;
+        po.iterations = 20;
+        po.clamp = *mode;
+        const auto result = propagateLabels(*s, seeds, classes, po);
+        QVERIFY(result.has_value());
+
+        const Eigen::MatrixXd dense = denseOf(*s);
+        Eigen::MatrixXd y0 = Eigen::MatrixXd::Zero(x.rows(), classes);
+        for (int64_t i = 0; i < x.rows(); ++i)
+            if (seeds[size_t(i)] >= 0)
+                y0(i, seeds[size_t(i)]) = 1.0;
+        Eigen::MatrixXd y = y0;
+        for (int step = 0; step < 20; ++step) {
+            Eigen::MatrixXd next = dense * y;
+            if (mode->kind == ClampMode::Kind::Hard) {
+                for (int64_t i = 0; i < x.rows(); ++i)
+                    if (seeds[size_t(i)] >= 0)
+                        next.row(i) = y0.row(i);
+            } else if (mode->kind == ClampMode::Kind::Soft) {
+                next = mode->alpha * next + (1.0 - mode->alpha) * y0;
+            }
+            y = next;
+        }
+        for (int64_t i = 0; i < x.rows(); ++i) {
+            for (int q = 0; q < classes; ++q)
+                QVERIFY(std::abs(result->scores[size_t(i * classes + q)] - y(i, q)) < 1e-4 * (1.0 + std::abs(y(i, q))));
+            const double total = y.row(i).sum();
+            if (total > 0) {
+                Eigen::Index best = 0;
+                y.row(i).maxCoeff(&best);
+                QCOMPARE(result->predicted[size_t(i)], int32_t(best));
+                QVERIFY(std::abs(result->confidence[size_t(i)] - y(i, best) / total) < 1e-4);
+            }
+        }
+    }
+
+    void hardClampKeepsSeedsAndSpreadsAlongAPath()
+    {
+        // Path 0 - 1 - 2 - 3 - 4 with unit weights, seeds at the ends: class 0 at item 0, class 1 at 4.
+        SparseGraph s;
+        s.n = 5;
+        std::vector<std::vector<int32_t>> adj{{1}, {0, 2}, {1, 3}, {2, 4}, {3}};
+        s.rowStart = {0};
+        for (int i = 0; i < 5; ++i) {
+            for (int32_t j : adj[size_t(i)]) {
+                s.columns.push_back(j);
+                s.weights.push_back(float(1.0 / std::sqrt(adj[size_t(i)].size() * adj[size_t(j)].size())));
+            }
+            s.rowStart.push_back(int64_t(s.columns.size()));
+        }
+        const std::vector<int32_t> seeds{0, -1, -1, -1, 1};
+        PropagationOptions po;
+        po.iterations = 1;
+        auto one = propagateLabels(s, seeds, 2, po);
+        QVERIFY(one.has_value());
+        // After one step item 1 holds 1/sqrt(2) of class 0, item 2 nothing yet.
+        QVERIFY(std::abs(one->scores[2] - float(1.0 / std::sqrt(2.0))) < 1e-6);
+        QCOMPARE(one->predicted[2], -1);
+        QCOMPARE(one->confidence[2], 0.0f);
+        po.iterations = 50;
+        auto many = propagateLabels(s, seeds, 2, po);
+        QVERIFY(many.has_value());
+        QCOMPARE(many->predicted[0], 0);
+        QCOMPARE(many->predicted[1], 0);
+        QCOMPARE(many->predicted[3], 1);
+        QCOMPARE(many->predicted[4], 1);
+        QCOMPARE(many->confidence[0], 1.0f); // clamped
+        QVERIFY(std::abs(many->margin[2]) < 1e-4); // the middle is equidistant
+    }
+
+    void warmStartContinuesWhereItStopped()
+    {
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(50, 4, 8, 0.3f, 3, truth);
+        KnnOptions options;
+        const auto knn = searchSelfKnn(x, options);
+        const auto s = buildNormalisedAffinity(*knn, automaticTemperature(*knn));
+        std::vector<int32_t> seeds(size_t(x.rows()), -1);
+        for (int c = 0; c < 4; ++c)
+            seeds[size_t(c * 50)] = c;
+        PropagationOptions ten;
+        ten.iterations = 10;
+        PropagationOptions twenty = ten;
+        twenty.iterations = 20;
+        const auto first = propagateLabels(*s, seeds, 4, ten);
+        const auto resumed = propagateLabels(*s, seeds, 4, ten, first->scores);
+        const auto straight = propagateLabels(*s, seeds, 4, twenty);
+        QVERIFY(first && resumed && straight);
+        for (size_t q = 0; q < straight->scores.size(); ++q)
+            QVERIFY(std::abs(resumed->scores[q] - straight->scores[q]) < 1e-5);
+        QVERIFY(!propagateLabels(*s, seeds, 4, ten, std::vector<float>(3)).has_value());
+    }
+
+    void propagationRejectsBadInput()
+    {
+        SparseGraph s;
+        s.n = 2;
+        s.rowStart = {0, 0, 0};
+        QVERIFY(!propagateLabels(s, std::vector<int32_t>{0}, 2, {}).has_value());
+        QVERIFY(!propagateLabels(s, std::vector<int32_t>{0, 5}, 2, {}).has_value());
+        QVERIFY(!parseClampMode("soft:1.5").has_value());
+        QVERIFY(!parseClampMode("soft:").has_value());
+        QVERIFY(!parseClampMode("firm").has_value());
+        QCOMPARE(parseClampMode("soft:0.5")->alpha, 0.5f);
+    }
+
+    void auditFindsFlippedLabelsAndEstimatesTheRate()
+    {
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(300, 5, 16, 0.08f, 21, truth);
+        KnnOptions options;
+        const auto knn = searchSelfKnn(x, options);
+        const auto s = buildNormalisedAffinity(*knn, automaticTemperature(*knn));
+        std::mt19937_64 rng(4);
+        std::vector<int32_t> given = truth;
+        std::vector<char> wrong(given.size(), 0);
+        int64_t flips = 0;
+        for (size_t i = 0; i < given.size(); ++i)
+            if (std::uniform_real_distribution<double>()(rng) < 0.2) {
+                given[i] = (given[i] + 1 + int32_t(rng() % 4)) % 5;
+                wrong[i] = 1;
+                ++flips;
+            }
+        const auto audit = auditLabels(*s, given, 5, {});
+        QVERIFY(audit.has_value());
+        const auto& q = audit->quality;
+        int64_t tp = 0, fp = 0;
+        for (size_t i = 0; i < given.size(); ++i) {
+            tp += q.flagged[i] && wrong[i];
+            fp += q.flagged[i] && !wrong[i];
+            if (q.flagged[i] && wrong[i])
+                QCOMPARE(q.suggested[i], truth[i]); // separated clusters: the fix is the true class
+        }
+        QVERIFY2(tp >= flips * 95 / 100, qPrintable(QString("caught %1 of %2").arg(tp).arg(flips)));
+        QVERIFY2(fp <= flips / 20, qPrintable(QString("%1 false flags").arg(fp)));
+        QVERIFY(std::abs(q.noiseRate - double(flips) / double(given.size())) < 0.02);
+        // The ranking puts wrong labels first.
+        for (int64_t r = 0; r < flips * 9 / 10; ++r)
+            QVERIFY(wrong[size_t(q.ranking[size_t(r)])]);
+        QVERIFY(q.threshold > 0.0f && q.threshold < 0.5f);
+    }
+
+    void cleanLabelsAreNotFlagged()
+    {
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(200, 3, 8, 0.2f, 8, truth);
+        const auto knn = searchSelfKnn(x, {});
+        const auto s = buildNormalisedAffinity(*knn, automaticTemperature(*knn));
+        const auto audit = auditLabels(*s, truth, 3, {});
+        QVERIFY(audit.has_value());
+        QCOMPARE(std::count(audit->quality.flagged.begin(), audit->quality.flagged.end(), 1), 0);
+        QCOMPARE(audit->quality.noiseRate, 0.0);
+    }
+
+    void selectionStrategies()
+    {
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(100, 6, 12, 0.05f, 9, truth);
+        const auto knn = searchSelfKnn(x, {});
+        std::vector<int32_t> none(size_t(x.rows()), -1);
+        SelectionInputs in;
+        in.embeddings = &x;
+        in.knn = &*knn;
+        in.labels = none;
+
+        // From zero labels the density strategy covers every cluster with its first picks.
+        const auto dense = selectItemsToLabel(SelectionStrategy::Density, 6, in, 1);
+        QVERIFY(dense.has_value());
+        QCOMPARE(dense->items.size(), size_t(6));
+        std::set<int32_t> covered;
+        for (int32_t i : dense->items)
+            covered.insert(truth[size_t(i)]);
+        QCOMPARE(covered.size(), size_t(6));
+
+        // Random: deterministic by seed, no repeats, all unlabelled.
+        std::vector<int32_t> some = none;
+        some[3] = truth[3];
+        in.labels = some;
+        const auto r1 = selectItemsToLabel(SelectionStrategy::Random, 50, in, 7);
+        const auto r2 = selectItemsToLabel(SelectionStrategy::Random, 50, in, 7);
+        QCOMPARE(r1->items, r2->items);
+        QCOMPARE(std::set<int32_t>(r1->items.begin(), r1->items.end()).size(), size_t(50));
+        QVERIFY(std::find(r1->items.begin(), r1->items.end(), 3) == r1->items.end());
+
+        // Uncertainty strategies rank by the propagated distribution.
+        PropagationResult result;
+        result.n = x.rows();
+        result.classes = 2;
+        result.scores.assign(size_t(x.rows() * 2), 0.0f);
+        for (int64_t i = 0; i < x.rows(); ++i) {
+            result.scores[size_t(2 * i)] = 1.0f;
+            result.scores[size_t(2 * i + 1)] = float(i % 50) / 100.0f; // item 49 and 99 closest to a tie
+        }
+        summariseScores(result);
+        in.result = &result;
+        for (auto strategy : {SelectionStrategy::LeastConfidence, SelectionStrategy::Margin, SelectionStrategy::Entropy}) {
+            const auto picked = selectItemsToLabel(strategy, 2, in, 1);
+            QVERIFY(picked.has_value());
+            QCOMPARE(std::set<int32_t>(picked->items.begin(), picked->items.end()), (std::set<int32_t>{49, 99}));
+        }
+        QVERIFY(!parseSelectionStrategy("smart").has_value());
+        QVERIFY(!selectItemsToLabel(SelectionStrategy::Random, 0, in, 1).has_value());
+        for (auto s : allSelectionStrategies())
+            QCOMPARE(*parseSelectionStrategy(selectionStrategyName(s)), s);
+    }
+};
+
+QTEST_GUILESS_MAIN(EngineTest)
+#include "tst_engine.moc"
