@@ -12,7 +12,7 @@ packages=(
   # the built-in demo and benchmark data set
   dataset-fashion-mnist
   # reference implementations used only by tests and bench/ (never by the product)
-  python3-numpy python3-scipy python3-sklearn python3-faiss python3-torch
+  python3-numpy python3-scipy python3-sklearn python3-faiss
   xvfb xauth
 )
 missing=()
