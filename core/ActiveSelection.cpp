@@ -58,7 +58,7 @@ std::vector<int32_t> clusterRows(const EmbeddingMatrix& x, int64_t clusters, std
     const int64_t n = x.rows(), d = x.cols();
     EmbeddingMatrix centres(clusters, d);
     std::vector<float> minDistance(size_t(n), std::numeric_limits<float>::max());
-    std::vector<float> dots(size_t(n));
+    std::vector<float> dots(static_cast<size_t>(n));
     int64_t pick = std::uniform_int_distribution<int64_t>(0, n - 1)(rng);
     for (int64_t c = 0; c < clusters; ++c) {
         centres.row(c) = x.row(pick);
@@ -134,7 +134,7 @@ Selection selectByDensity(int64_t budget, const SelectionInputs& in, const std::
         weight[size_t(c)] /= double(1 + labelledInCluster[size_t(c)]);
 
     // Each cluster's candidates, most typical (and uncertain) first.
-    std::vector<std::vector<int32_t>> members(size_t(clusters));
+    std::vector<std::vector<int32_t>> members(static_cast<size_t>(clusters));
     for (int32_t i : unlabelled)
         members[size_t(assignment[size_t(i)])].push_back(i);
     const auto value = [&](int32_t i) { return density[size_t(i)] * u[size_t(i)]; };
@@ -142,7 +142,7 @@ Selection selectByDensity(int64_t budget, const SelectionInputs& in, const std::
         std::sort(m.begin(), m.end(), [&](int32_t a, int32_t b) {
             return value(a) != value(b) ? value(a) > value(b) : tieBreak[size_t(a)] > tieBreak[size_t(b)];
         });
-    std::vector<int64_t> order(size_t(clusters));
+    std::vector<int64_t> order(static_cast<size_t>(clusters));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return weight[size_t(a)] > weight[size_t(b)]; });
 
@@ -210,7 +210,7 @@ Expected<Selection> selectItemsToLabel(SelectionStrategy strategy, int64_t budge
 
     std::mt19937_64 rng(seed);
     // A seeded random rank per item breaks ties (and is the whole score for `random`).
-    std::vector<float> tieBreak(size_t(n));
+    std::vector<float> tieBreak(static_cast<size_t>(n));
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
     for (auto& t : tieBreak)
         t = uniform(rng);

@@ -77,7 +77,7 @@ Expected<SparseGraph> buildNormalisedAffinity(const KnnGraph& knn, float tempera
         s.rowStart[size_t(i + 1)] = int64_t(s.columns.size());
     }
 
-    std::vector<double> invSqrtDegree(size_t(n));
+    std::vector<double> invSqrtDegree(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
         invSqrtDegree[size_t(i)] = degree[size_t(i)] > 0.0 ? 1.0 / std::sqrt(degree[size_t(i)]) : 0.0;
     s.weights.resize(merged.size());

@@ -223,7 +223,7 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
         for (int64_t t = t0; t < t1; ++t) {
             TopKLists& mine = lists[size_t(t)];
             std::vector<float> tile(size_t(kTile * kTile));
-            std::vector<float> columnThresholds(size_t(kTile));
+            std::vector<float> columnThresholds(static_cast<size_t>(kTile));
             for (int64_t task = nextTask++; task < int64_t(tasks.size()); task = nextTask++) {
                 const auto [bi, bj] = tasks[size_t(task)];
                 const int64_t i0 = bi * kTile, rows = std::min(kTile, n - i0);

@@ -33,7 +33,7 @@ void parallelFor(int64_t begin, int64_t end, int threads, Body&& body)
         return;
     }
     std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(size_t(workers));
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
     pool.reserve(size_t(workers - 1));
     const auto chunk = [&](int64_t w) {
         const int64_t b = begin + count * w / workers;
