@@ -169,7 +169,7 @@ public:
             }
         }
         if (m_kind == SourceKind::ImageFolder)
-            s += " in " + plural(labels.size(), "class") + (labels.size() == 1 ? "" : "es");
+            s += " in " + std::to_string(labels.size()) + (labels.size() == 1 ? " class" : " classes");
         else if (labeled > 0)
             s += ", " + std::to_string(labeled) + " labeled with " + plural(labels.size(), "label");
         return s;
@@ -352,9 +352,11 @@ Expected<IdxArray> readIdxFile(const std::string& path, int ndims, std::vector<s
                            "incomplete");
     if (magic[0] != 0 || magic[1] != 0)
         return fail(path + ": not an IDX file (the first two bytes are not zero)");
-    if (magic[2] != 0x08)
-        return fail(path + ": IDX data type 0x" + std::to_string(magic[2] / 16) + std::to_string(magic[2] % 16)
+    if (magic[2] != 0x08) {
+        constexpr char kHex[] = "0123456789ABCDEF";
+        return fail(path + ": IDX data type 0x" + kHex[magic[2] >> 4] + kHex[magic[2] & 15]
                     + " is not supported; only unsigned-byte (0x08) IDX files are");
+    }
     if (magic[3] != ndims)
         return fail(path + ": IDX file has " + std::to_string(magic[3]) + " dimensions; expected "
                     + std::to_string(ndims) + (ndims == 3 ? " (images: count, rows, columns)" : " (labels: count)"));
