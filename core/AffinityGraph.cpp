@@ -85,7 +85,54 @@ Expected<SparseGraph> buildNormalisedAffinity(const KnnGraph& knn, float tempera
         for (int64_t p = s.rowStart[size_t(i)]; p < s.rowStart[size_t(i + 1)]; ++p)
             s.weights[size_t(p)] = float(merged[size_t(p)] * invSqrtDegree[size_t(i)]
                                          * invSqrtDegree[size_t(s.columns[size_t(p)])]);
+    buildLocalLayout(s);
     return s;
+}
+
+void buildLocalLayout(SparseGraph& s)
+{
+    const int64_t n = s.n;
+    // Breadth-first numbering, component by component in item order.
+    s.localOrder.clear();
+    s.localOrder.reserve(size_t(n));
+    std::vector<char> seen(size_t(n), 0);
+    for (int64_t start = 0; start < n; ++start) {
+        if (seen[size_t(start)])
+            continue;
+        seen[size_t(start)] = 1;
+        s.localOrder.push_back(int32_t(start));
+        for (size_t head = s.localOrder.size() - 1; head < s.localOrder.size(); ++head) {
+            const int32_t u = s.localOrder[head];
+            for (int64_t p = s.rowStart[size_t(u)]; p < s.rowStart[size_t(u + 1)]; ++p) {
+                const int32_t v = s.columns[size_t(p)];
+                if (!seen[size_t(v)]) {
+                    seen[size_t(v)] = 1;
+                    s.localOrder.push_back(v);
+                }
+            }
+        }
+    }
+    s.localPosition.assign(size_t(n), 0);
+    for (int64_t p = 0; p < n; ++p)
+        s.localPosition[size_t(s.localOrder[size_t(p)])] = int32_t(p);
+
+    s.local.rowStart.assign(size_t(n + 1), 0);
+    s.local.columns.resize(s.columns.size());
+    s.local.weights.resize(s.weights.size());
+    std::vector<std::pair<int32_t, float>> row;
+    for (int64_t p = 0; p < n; ++p) {
+        const int32_t item = s.localOrder[size_t(p)];
+        row.clear();
+        for (int64_t q = s.rowStart[size_t(item)]; q < s.rowStart[size_t(item + 1)]; ++q)
+            row.emplace_back(s.localPosition[size_t(s.columns[size_t(q)])], s.weights[size_t(q)]);
+        std::sort(row.begin(), row.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        int64_t at = s.local.rowStart[size_t(p)];
+        for (const auto& [column, weight] : row) {
+            s.local.columns[size_t(at)] = column;
+            s.local.weights[size_t(at++)] = weight;
+        }
+        s.local.rowStart[size_t(p + 1)] = at;
+    }
 }
 
 } // namespace labelprop

@@ -70,32 +70,58 @@ int paddedStride(int classes)
     return classes <= 8 ? 8 : classes <= 16 ? 16 : classes;
 }
 
-// y = S x, both n x stride.
-void multiplyPadded(const SparseGraph& s, const float* x, int stride, float* y, int threads)
+// y = M x for rows [0, n) of a CSR matrix; x and y are n x stride.
+void multiplyPadded(const CsrMatrix& m, int64_t n, const float* x, int stride, float* y, int threads)
 {
-    parallelFor(0, s.n, threads, [&](int64_t r0, int64_t r1) {
+    parallelFor(0, n, threads, [&](int64_t r0, int64_t r1) {
         if (stride == 8)
-            multiplyRows8(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, r0, r1);
+            multiplyRows8(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, r0, r1);
         else if (stride == 16)
-            multiplyRows16(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, r0, r1);
+            multiplyRows16(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, r0, r1);
         else
-            multiplyRowsAny(s.rowStart.data(), s.columns.data(), s.weights.data(), x, y, stride, r0, r1);
+            multiplyRowsAny(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, stride, r0, r1);
     });
 }
 
-std::vector<float> pad(std::span<const float> x, int64_t n, int classes, int stride)
-{
-    std::vector<float> out(size_t(n * stride), 0.0f);
-    for (int64_t i = 0; i < n; ++i)
-        std::copy_n(x.data() + i * classes, classes, out.data() + i * stride);
-    return out;
-}
+// Where propagation runs: the graph's local layout when it has one (rows renumbered for cache
+// locality), else item order; label rows padded to the kernel's stride. Converts label
+// matrices in and out of it.
+class ExecutionLayout {
+public:
+    ExecutionLayout(const SparseGraph& s, int classes)
+        : m_s(s), m_classes(classes), m_stride(paddedStride(classes)), m_local(s.hasLocalLayout())
+    {
+    }
 
-void unpad(const std::vector<float>& x, int64_t n, int classes, int stride, std::span<float> out)
-{
-    for (int64_t i = 0; i < n; ++i)
-        std::copy_n(x.data() + i * stride, classes, out.data() + i * classes);
-}
+    [[nodiscard]] int stride() const { return m_stride; }
+    [[nodiscard]] int64_t position(int64_t item) const { return m_local ? m_s.localPosition[size_t(item)] : item; }
+    [[nodiscard]] int64_t item(int64_t position) const { return m_local ? m_s.localOrder[size_t(position)] : position; }
+
+    // n x classes in item order -> n x stride in layout order.
+    [[nodiscard]] std::vector<float> toLayout(std::span<const float> x) const
+    {
+        std::vector<float> out(size_t(m_s.n * m_stride), 0.0f);
+        for (int64_t p = 0; p < m_s.n; ++p)
+            std::copy_n(x.data() + item(p) * m_classes, m_classes, out.data() + p * m_stride);
+        return out;
+    }
+    void fromLayout(const std::vector<float>& y, std::span<float> out) const
+    {
+        for (int64_t p = 0; p < m_s.n; ++p)
+            std::copy_n(y.data() + p * m_stride, m_classes, out.data() + item(p) * m_classes);
+    }
+    void multiply(const std::vector<float>& x, std::vector<float>& y, int threads) const
+    {
+        multiplyPadded(m_local ? m_s.local : static_cast<const CsrMatrix&>(m_s), m_s.n, x.data(), m_stride, y.data(),
+                       threads);
+    }
+
+private:
+    const SparseGraph& m_s;
+    int m_classes;
+    int m_stride;
+    bool m_local;
+};
 
 } // namespace
 
@@ -117,11 +143,11 @@ Expected<ClampMode> parseClampMode(std::string_view text)
 
 void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, std::span<float> y, int threads)
 {
-    const int stride = paddedStride(classes);
-    const auto in = pad(x, s.n, classes, stride);
+    const ExecutionLayout layout(s, classes);
+    const auto in = layout.toLayout(x);
     std::vector<float> out(in.size());
-    multiplyPadded(s, in.data(), stride, out.data(), threads);
-    unpad(out, s.n, classes, stride, y);
+    layout.multiply(in, out, threads);
+    layout.fromLayout(out, y);
 }
 
 void summariseScores(PropagationResult& r)
@@ -176,21 +202,24 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
             return fail("propagation: item " + std::to_string(i) + " has class " + std::to_string(seeds[size_t(i)])
                         + " outside [0, " + std::to_string(classes) + ")");
 
-    // Work in the padded layout (see multiplyPadded); onStep and the result see n x classes.
-    const int stride = paddedStride(classes);
+    // Work in the execution layout (see ExecutionLayout); onStep and the result see item order.
+    const ExecutionLayout layout(s, classes);
+    const int stride = layout.stride();
     const size_t cells = size_t(n * stride);
     std::vector<float> y0(cells, 0.0f);
+    std::vector<int64_t> seeded; // layout positions of seeded items
     for (int64_t i = 0; i < n; ++i)
-        if (seeds[size_t(i)] >= 0)
-            y0[size_t(i * stride + seeds[size_t(i)])] = 1.0f;
-    std::vector<float> y = warmStart.empty() ? y0 : pad(warmStart, n, classes, stride);
+        if (seeds[size_t(i)] >= 0) {
+            seeded.push_back(layout.position(i));
+            y0[size_t(layout.position(i) * stride + seeds[size_t(i)])] = 1.0f;
+        }
+    std::vector<float> y = warmStart.empty() ? y0 : layout.toLayout(warmStart);
     std::vector<float> next(cells);
-    std::vector<float> unpadded(options.onStep ? size_t(n * classes) : 0);
+    std::vector<float> itemOrder(options.onStep ? size_t(n * classes) : 0);
 
     const auto resetSeededRows = [&](std::vector<float>& target) {
-        for (int64_t i = 0; i < n; ++i)
-            if (seeds[size_t(i)] >= 0)
-                std::copy_n(y0.begin() + i * stride, stride, target.begin() + i * stride);
+        for (int64_t p : seeded)
+            std::copy_n(y0.begin() + p * stride, stride, target.begin() + p * stride);
     };
     if (!warmStart.empty() && options.clamp.kind != ClampMode::Kind::None)
         resetSeededRows(y);
@@ -198,7 +227,7 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
     for (int step = 1; step <= options.iterations; ++step) {
         if (options.cancel && options.cancel->load())
             return fail("propagation: cancelled");
-        multiplyPadded(s, y.data(), stride, next.data(), options.threads);
+        layout.multiply(y, next, options.threads);
         switch (options.clamp.kind) {
         case ClampMode::Kind::Hard:
             resetSeededRows(next);
@@ -214,8 +243,8 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
         }
         y.swap(next);
         if (options.onStep) {
-            unpad(y, n, classes, stride, unpadded);
-            options.onStep(step, unpadded);
+            layout.fromLayout(y, itemOrder);
+            options.onStep(step, itemOrder);
         }
     }
 
@@ -223,8 +252,9 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
     result.n = n;
     result.classes = classes;
     result.scores.resize(size_t(n * classes));
-    unpad(y, n, classes, stride, result.scores);
+    layout.fromLayout(y, result.scores);
     summariseScores(result);
     return result;
 }
+
 } // namespace labelprop
