@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -172,6 +173,9 @@ Expected<std::vector<CsvRecord>> parseCsv(std::string_view text, const std::stri
 
 Expected<std::vector<CsvRecord>> readCsvFile(const std::string& path)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return fail(path + ": is a folder, not a CSV file; pass the file itself");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;

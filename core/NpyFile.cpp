@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -209,6 +210,9 @@ float halfToFloat(std::uint16_t h)
 
 Expected<EmbeddingMatrix> readNpyMatrix(const std::string& path)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return fail(path + ": is a folder, not a .npy file; pass the matrix file itself");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;

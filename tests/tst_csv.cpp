@@ -229,6 +229,10 @@ void TestCsv::labelsErrors()
 
 void TestCsv::labelsMissingFile()
 {
+    QTemporaryDir dir;
+    const auto folder = readLabelsCsv(dir.path().toStdString(), 10);
+    QVERIFY(!folder);
+    QCOMPARE(QString::fromStdString(folder.error().message), dir.path() + ": is a folder, not a CSV file; pass the file itself");
     const auto labels = readLabelsCsv("/nonexistent/labels.csv", 10);
     QVERIFY(!labels);
     QVERIFY2(labels.error().message.starts_with("/nonexistent/labels.csv: cannot open (No such file or directory)"),

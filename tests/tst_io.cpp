@@ -259,6 +259,11 @@ void TestIo::npyWriteErrors()
     QVERIFY2(QString::fromStdString(r1.error().message).startsWith(QString::fromStdString(missing) + ": cannot open"),
              r1.error().message.c_str());
 
+    const auto folderRead = readNpyMatrix(dir.path().toStdString());
+    QVERIFY(!folderRead);
+    QCOMPARE(QString::fromStdString(folderRead.error().message),
+             dir.path() + ": is a folder, not a .npy file; pass the matrix file itself");
+
     const auto w1 = writeNpyMatrix(missing, x);
     QVERIFY(!w1);
     QVERIFY2(w1.error().message.find(missing + ".tmp: cannot create the file (No such file or directory)") == 0,
