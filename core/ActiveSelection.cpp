@@ -1,8 +1,6 @@
 #include "core/ActiveSelection.h"
 
-#include "core/Parallel.h"
-
-#include <cblas.h>
+#include "core/KMeans.h"
 
 #include <algorithm>
 #include <array>
@@ -52,65 +50,6 @@ std::vector<float> uncertainty(SelectionStrategy strategy, const PropagationResu
     return u;
 }
 
-// Spherical k-means (k-means++ seeding, a few Lloyd steps); returns the cluster of every row.
-std::vector<int32_t> clusterRows(const EmbeddingMatrix& x, int64_t clusters, std::mt19937_64& rng, int threads)
-{
-    const int64_t n = x.rows(), d = x.cols();
-    EmbeddingMatrix centres(clusters, d);
-    std::vector<float> minDistance(size_t(n), std::numeric_limits<float>::max());
-    std::vector<float> dots(static_cast<size_t>(n));
-    int64_t pick = std::uniform_int_distribution<int64_t>(0, n - 1)(rng);
-    for (int64_t c = 0; c < clusters; ++c) {
-        centres.row(c) = x.row(pick);
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, int(n), int(d), 1.0f, x.data(), int(d), centres.row(c).data(), 1,
-                    0.0f, dots.data(), 1);
-        double total = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-            minDistance[size_t(i)] = std::min(minDistance[size_t(i)], std::max(0.0f, 2.0f - 2.0f * dots[size_t(i)]));
-            total += minDistance[size_t(i)];
-        }
-        if (!(total > 0.0))
-            break;
-        double target = std::uniform_real_distribution<double>(0.0, total)(rng);
-        for (pick = 0; pick < n - 1; ++pick) {
-            target -= minDistance[size_t(pick)];
-            if (target <= 0.0)
-                break;
-        }
-    }
-
-    std::vector<int32_t> assignment(size_t(n), 0);
-    EmbeddingMatrix scores(std::min<int64_t>(n, 8192), clusters);
-    for (int iteration = 0; iteration < kLloydIterations; ++iteration) {
-        for (int64_t r0 = 0; r0 < n; r0 += scores.rows()) {
-            const int64_t rows = std::min<int64_t>(scores.rows(), n - r0);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(clusters), int(d), 1.0f,
-                        x.data() + r0 * d, int(d), centres.data(), int(d), 0.0f, scores.data(), int(clusters));
-            parallelFor(0, rows, threads, [&](int64_t a, int64_t b) {
-                for (int64_t r = a; r < b; ++r) {
-                    Eigen::Index best = 0;
-                    scores.row(r).maxCoeff(&best);
-                    assignment[size_t(r0 + r)] = int32_t(best);
-                }
-            });
-        }
-        centres.setZero();
-        std::vector<int64_t> sizes(size_t(clusters), 0);
-        for (int64_t i = 0; i < n; ++i) {
-            centres.row(assignment[size_t(i)]) += x.row(i);
-            ++sizes[size_t(assignment[size_t(i)])];
-        }
-        for (int64_t c = 0; c < clusters; ++c) {
-            const float norm = centres.row(c).norm();
-            if (sizes[size_t(c)] == 0 || norm == 0.0f)
-                centres.row(c) = x.row(std::uniform_int_distribution<int64_t>(0, n - 1)(rng)); // re-seed empty cluster
-            else
-                centres.row(c) /= norm;
-        }
-    }
-    return assignment;
-}
-
 Selection selectByDensity(int64_t budget, const SelectionInputs& in, const std::vector<int32_t>& unlabelled,
                           const std::vector<float>& tieBreak, std::mt19937_64& rng, int threads)
 {
@@ -122,7 +61,13 @@ Selection selectByDensity(int64_t budget, const SelectionInputs& in, const std::
         density[size_t(i)] = std::accumulate(s, s + in.knn->k, 0.0f) / float(in.knn->k);
     }
     const int64_t clusters = std::min({budget, int64_t(unlabelled.size()), kMaxClusters});
-    const auto assignment = clusterRows(*in.embeddings, clusters, rng, threads);
+    KMeansOptions kmeans;
+    kmeans.clusters = clusters;
+    kmeans.iterations = kLloydIterations;
+    kmeans.sampleSize = in.embeddings->rows(); // all rows: the picks must come from well-fitted clusters
+    kmeans.seed = rng();
+    kmeans.threads = threads;
+    const auto assignment = sphericalKMeans(*in.embeddings, kmeans).assignment;
 
     std::vector<double> weight(size_t(clusters), 0.0);
     std::vector<int64_t> labelledInCluster(size_t(clusters), 0);

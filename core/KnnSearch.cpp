@@ -1,5 +1,6 @@
 #include "core/KnnSearch.h"
 
+#include "core/BlasThreads.h"
 #include "core/Parallel.h"
 
 #include <cblas.h>
@@ -17,18 +18,6 @@ namespace {
 // Tile edge in rows. A 512 x 512 float tile is 1 MiB: it stays in a core's L2 cache while it is
 // scanned, and a 512 x 512 x 64 product is large enough for sgemm to run near its peak.
 constexpr int64_t kTile = 512;
-
-// OpenBLAS would start its own threads inside each sgemm; we already run one tile per thread.
-class SingleThreadedBlas {
-public:
-    SingleThreadedBlas() : m_previous(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-    ~SingleThreadedBlas() { openblas_set_num_threads(m_previous); }
-    SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-    SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
-private:
-    int m_previous;
-};
 
 // The total order used everywhere: higher similarity first, then smaller index.
 inline bool ranksBefore(float s, int32_t id, float otherS, int32_t otherId)
@@ -216,7 +205,7 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
     for (int t = 0; t < threads; ++t)
         lists.emplace_back(n, k);
 
-    SingleThreadedBlas blasGuard;
+    ScopedSingleThreadedBlas blasGuard;
     ProgressReporter progress(options, int64_t(tasks.size()));
     std::atomic<int64_t> nextTask{0};
     parallelFor(0, threads, threads, [&](int64_t t0, int64_t t1) {
@@ -264,7 +253,7 @@ Expected<KnnGraph> searchKnn(const EmbeddingMatrix& queries, const EmbeddingMatr
     TopKLists lists(m, k);
     const int64_t queryBlocks = (m + kTile - 1) / kTile;
     const int64_t baseBlocks = (n + kTile - 1) / kTile;
-    SingleThreadedBlas blasGuard;
+    ScopedSingleThreadedBlas blasGuard;
     ProgressReporter progress(options, std::max<int64_t>(1, queryBlocks * baseBlocks));
     std::atomic<int64_t> nextBlock{0};
     const int threads = int(std::min<int64_t>(resolveThreadCount(options.threads), std::max<int64_t>(1, queryBlocks)));

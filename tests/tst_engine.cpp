@@ -2,6 +2,7 @@
 // against dense hand-computed references, label quality and selection on constructed data.
 
 #include "core/ActiveSelection.h"
+#include "core/ApproximateKnn.h"
 #include "core/AffinityGraph.h"
 #include "core/KnnSearch.h"
 #include "core/LabelPropagation.h"
@@ -143,6 +144,37 @@ private slots:
             for (int a = 0; a < 10; ++a)
                 QVERIFY(std::abs(graph->similaritiesOf(i)[a] - oracle[size_t(i)][size_t(a)].first) < 1e-5);
         QCOMPARE(recallAtK(*graph, *graph), 1.0);
+    }
+
+    void approximateKnnRecallAndExactSimilarities()
+    {
+        std::vector<int32_t> truth;
+        const EmbeddingMatrix x = clusteredRows(500, 8, 32, 0.15f, 17, truth);
+        KnnOptions options;
+        options.k = 10;
+        const auto exact = searchSelfKnn(x, options);
+        const auto approximate = searchApproximateSelfKnn(x, options);
+        QVERIFY(exact && approximate);
+        const double recall = recallAtK(*approximate, *exact);
+        QVERIFY2(recall > 0.9, qPrintable(QString::number(recall)));
+        // Whatever it finds carries its exact similarity, sorted, self excluded.
+        for (int64_t i = 0; i < x.rows(); ++i)
+            for (int a = 0; a < 10; ++a) {
+                const int32_t j = approximate->neighboursOf(i)[a];
+                QVERIFY(j != i);
+                QVERIFY(std::abs(approximate->similaritiesOf(i)[a] - x.row(i).dot(x.row(j))) < 1e-5);
+                if (a > 0)
+                    QVERIFY(approximate->similaritiesOf(i)[a] <= approximate->similaritiesOf(i)[a - 1]);
+            }
+        // Probing every cell is the exact search.
+        ApproximateKnnOptions everything;
+        everything.cells = 20;
+        everything.probes = 20;
+        const auto full = searchApproximateSelfKnn(x, options, everything);
+        QVERIFY(full.has_value());
+        QVERIFY(recallAtK(*full, *exact) > 0.999);
+        options.k = int(x.rows());
+        QVERIFY(!searchApproximateSelfKnn(x, options).has_value());
     }
 
     void tiesBreakByIndexAndRunsAreDeterministic()

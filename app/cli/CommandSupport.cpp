@@ -1,5 +1,6 @@
 #include "CommandSupport.h"
 
+#include "core/ApproximateKnn.h"
 #include "core/NpyFile.h"
 #include "core/Parallel.h"
 
@@ -46,6 +47,10 @@ void addGraphOptions(ArgumentParser& parser)
                      "edge weights exp((s-1)/T); auto = median of 1-s over the kNN edges (0.05 on PCA features of "
                      "Fashion-MNIST; the paper used 0.01 on ViT features)",
                      "auto");
+    parser.addOption("knn", "exact|approximate",
+                     "exact: blocked brute force over all pairs; approximate: k-means cells, each searched exactly "
+                     "against its 16 nearest cells (recall@10 0.976 on Fashion-MNIST; for very large n)",
+                     "exact");
     parser.addOption("threads", "N", "worker threads; 0 = all cores", "0");
 }
 
@@ -62,6 +67,10 @@ Expected<GraphSettings> readGraphSettings(const ArgumentParser& parser)
             return std::unexpected(t.error());
         settings.temperature = float(*t);
     }
+    const auto knn = parser.value("knn");
+    if (knn != "exact" && knn != "approximate")
+        return fail("labelprop-cli: --knn must be exact or approximate (got '" + knn.value_or("") + "')");
+    settings.approximate = knn == "approximate";
     auto threads = parser.integer("threads", 0, 1024);
     if (!threads)
         return std::unexpected(threads.error());
@@ -77,7 +86,7 @@ Expected<GraphStage> buildGraphStage(const EmbeddingMatrix& x, const GraphSettin
     KnnOptions options;
     options.k = settings.k;
     options.threads = settings.threads;
-    auto knn = searchSelfKnn(x, options);
+    auto knn = settings.approximate ? searchApproximateSelfKnn(x, options) : searchSelfKnn(x, options);
     if (!knn)
         return std::unexpected(knn.error());
     stage.knn = std::move(*knn);

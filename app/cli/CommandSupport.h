@@ -43,7 +43,7 @@ std::optional<int> parseOrExit(ArgumentParser& parser, const std::vector<std::st
 // Reads a .npy (float32/float16, n x d), checks it is finite with no zero rows, normalises rows.
 [[nodiscard]] Expected<EmbeddingMatrix> loadEmbeddings(const std::string& path);
 
-// --k, --temperature, --threads.
+// --k, --temperature, --knn, --threads.
 void addGraphOptions(ArgumentParser& parser);
 
 struct GraphStage {
@@ -58,6 +58,7 @@ struct GraphSettings {
     int k = 10;
     std::optional<float> temperature; // empty: automaticTemperature()
     int threads = 0;
+    bool approximate = false; // --knn approximate: k-d tree candidates + exact re-ranking
 };
 
 [[nodiscard]] Expected<GraphSettings> readGraphSettings(const ArgumentParser& parser);
