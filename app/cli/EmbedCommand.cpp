@@ -58,6 +58,8 @@ int runEmbed(const std::vector<std::string>& args)
         if (!images)
             return reportError(images.error());
         std::fprintf(stderr, "%s\n", (*images)->describe().c_str());
+        for (const auto& warning : (*images)->warnings())
+            std::fprintf(stderr, "warning: %s\n", warning.c_str());
         int lastPercent = -1;
         auto result = (*encoder)->encode(**images, [&](size_t done, size_t total) {
             const int percent = total ? int(100 * done / total) : 100;
