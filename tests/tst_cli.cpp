@@ -254,6 +254,27 @@ private slots:
         QVERIFY(!QFile::exists(path("out.csv")));
     }
 
+    void knnEdgeListExactAndApproximate()
+    {
+        writeFile(path("emb.npy"), clusteredNpy());
+        const auto exact = runCli({"knn", "--embeddings", path("emb.npy"), "--k", "3", "-o", path("knn.csv")});
+        QVERIFY2(exact.exitCode == 0, qPrintable(exact.err));
+        const auto rows = readCsv(path("knn.csv"));
+        QCOMPARE(rows.size(), 1 + 60 * 3);
+        QCOMPARE(rows[0].join(','), QByteArray("index,neighbour,rank,similarity"));
+        for (int r = 1; r < rows.size(); ++r) {
+            const int i = rows[r][0].toInt(), j = rows[r][1].toInt();
+            QVERIFY(i != j);
+            QCOMPARE(i / 20, j / 20); // neighbours stay inside their cluster
+            QCOMPARE(rows[r][2].toInt(), (r - 1) % 3 + 1);
+        }
+        const auto approximate = runCli({"knn", "--embeddings", path("emb.npy"), "--k", "3", "--knn", "approximate", "-o",
+                                         path("knn-approx.csv")});
+        QVERIFY2(approximate.exitCode == 0, qPrintable(approximate.err));
+        QCOMPARE(readCsv(path("knn-approx.csv")).size(), 1 + 60 * 3);
+        QCOMPARE(runCli({"knn", "--embeddings", path("emb.npy"), "--knn", "fast", "-o", path("x.csv")}).exitCode, 1);
+    }
+
     void unknownStrategyAndBudget()
     {
         writeFile(path("emb.npy"), clusteredNpy());
