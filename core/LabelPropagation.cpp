@@ -18,8 +18,19 @@ namespace {
 // One padded label row as a GCC vector: AVX-512 holds it in one register, AVX2 in two, SSE in
 // four. Explicit vector types keep the kernel a plain broadcast-multiply-add at any -O level
 // (-O3 auto-vectorised the scalar version across neighbours instead and ran 4x slower).
+// (Plain typedefs: GCC drops vector_size on a dependent alias template.)
+typedef float LabelRow8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float LabelRow16 __attribute__((vector_size(16 * sizeof(float))));
 template <int Stride>
-using LabelRow = float __attribute__((vector_size(Stride * sizeof(float))));
+struct LabelRowOf;
+template <>
+struct LabelRowOf<8> {
+    using Type = LabelRow8;
+};
+template <>
+struct LabelRowOf<16> {
+    using Type = LabelRow16;
+};
 
 template <int Stride>
 __attribute__((always_inline)) inline void multiplyRowsFixed(const int64_t* __restrict rowStart,
@@ -28,7 +39,8 @@ __attribute__((always_inline)) inline void multiplyRowsFixed(const int64_t* __re
                                                              const float* __restrict x, float* __restrict y,
                                                              int64_t r0, int64_t r1)
 {
-    using Row = LabelRow<Stride>;
+    using Row = typename LabelRowOf<Stride>::Type;
+    static_assert(sizeof(Row) == Stride * sizeof(float));
     for (int64_t i = r0; i < r1; ++i) {
         Row acc = {};
         for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
