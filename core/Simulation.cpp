@@ -2,6 +2,7 @@
 
 #include "core/AffinityGraph.h"
 #include "core/ApproximateKnn.h"
+#include "core/KnnClassifier.h"
 #include "core/LabelPropagation.h"
 #include "core/LabelQuality.h"
 #include "core/Parallel.h"
@@ -475,42 +476,6 @@ std::vector<int32_t> corruptLabels(std::span<const int32_t> labels, int classes,
         label = label < 0 ? other(rng) - 1 : (label + other(rng)) % classes;
     }
     return out;
-}
-
-std::vector<int32_t> weightedKnnVote(const KnnGraph& knn, std::span<const int32_t> baseLabels, int classes,
-                                     float temperature, int threads)
-{
-    std::vector<int32_t> predicted(size_t(knn.rows), -1);
-    const double invT = 1.0 / double(temperature);
-    parallelFor(0, knn.rows, threads, [&](int64_t r0, int64_t r1) {
-        std::vector<double> votes(size_t(std::max(classes, 1)));
-        for (int64_t r = r0; r < r1; ++r) {
-            std::fill(votes.begin(), votes.end(), 0.0);
-            const int32_t* neighbours = knn.neighboursOf(r);
-            const float* sims = knn.similaritiesOf(r);
-            int32_t nearest = -1;
-            for (int a = 0; a < knn.k; ++a) {
-                const int32_t j = neighbours[a];
-                if (j < 0 || size_t(j) >= baseLabels.size())
-                    continue;
-                const int32_t label = baseLabels[size_t(j)];
-                if (label < 0 || label >= classes)
-                    continue;
-                if (nearest < 0)
-                    nearest = label;
-                votes[size_t(label)] += std::exp((double(sims[a]) - 1.0) * invT);
-            }
-            int best = -1;
-            double top = 0.0;
-            for (int q = 0; q < classes; ++q)
-                if (votes[size_t(q)] > top) {
-                    top = votes[size_t(q)];
-                    best = q;
-                }
-            predicted[size_t(r)] = best >= 0 ? best : nearest;
-        }
-    });
-    return predicted;
 }
 
 Expected<SimulationReport> runSimulation(const EmbeddingMatrix& embeddings, std::span<const int32_t> labels, int classes,

@@ -117,11 +117,4 @@ struct SimulationReport {
 [[nodiscard]] std::vector<int32_t> corruptLabels(std::span<const int32_t> labels, int classes, double rate,
                                                  uint64_t seed);
 
-// Weighted kNN vote: for each query row of `knn` (neighbours index `baseLabels`), the class with
-// the largest sum of exp((s - 1) / temperature) over its neighbours; the smallest class on ties;
-// the nearest neighbour's class when every weight underflows. Neighbours labelled -1 are ignored;
-// -1 when no neighbour has a label.
-[[nodiscard]] std::vector<int32_t> weightedKnnVote(const KnnGraph& knn, std::span<const int32_t> baseLabels,
-                                                   int classes, float temperature, int threads = 0);
-
 } // namespace labelprop

@@ -97,7 +97,7 @@ private slots:
         QCOMPARE(help.exitCode, 0);
         for (const char* c : {"embed", "propagate", "audit", "suggest", "simulate"})
             QVERIFY(help.out.contains(c));
-        for (const char* c : {"embed", "propagate", "audit", "suggest", "simulate", "demo"}) {
+        for (const char* c : {"embed", "propagate", "audit", "suggest", "simulate", "demo", "knn", "classify"}) {
             const auto sub = runCli({c, "--help"});
             QCOMPARE(sub.exitCode, 0);
             QVERIFY2(sub.out.contains("usage: labelprop-cli"), c);
@@ -252,6 +252,39 @@ private slots:
         QCOMPARE(lines.size(), 1);
         QVERIFY2(lines[0].contains(mentions), qPrintable(lines[0]));
         QVERIFY(!QFile::exists(path("out.csv")));
+    }
+
+    void classifyAgainstLabelsOrPropagatedResult()
+    {
+        writeFile(path("emb.npy"), clusteredNpy());
+        writeFile(path("labels.csv"), "index,label\n0,cat\n1,cat\n20,dog\n21,dog\n40,bird\n41,bird\n");
+        // Against three labelled pairs, with k = 2 the pair of each cluster wins its own queries.
+        auto run = runCli({"classify", "--embeddings", path("emb.npy"), "--labels", path("labels.csv"), "--queries",
+                           path("emb.npy"), "--k", "2", "-o", path("classes.csv")});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        auto rows = readCsv(path("classes.csv"));
+        QCOMPARE(rows.size(), 61);
+        QCOMPARE(rows[0].join(','), QByteArray("index,predicted,confidence"));
+        for (int i = 0; i < 60; ++i)
+            QCOMPARE(rows[i + 1][1], QByteArray(i < 20 ? "cat" : i < 40 ? "dog" : "bird"));
+        // Against a propagate result: its predicted column labels every base item.
+        run = runCli({"propagate", "--embeddings", path("emb.npy"), "--labels", path("labels.csv"), "--k", "5", "-o",
+                      path("result.csv")});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        run = runCli({"classify", "--embeddings", path("emb.npy"), "--labels", path("result.csv"), "--queries",
+                      path("emb.npy"), "-o", path("classes2.csv")});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        rows = readCsv(path("classes2.csv"));
+        for (int i = 0; i < 60; ++i) {
+            QCOMPARE(rows[i + 1][1], QByteArray(i < 20 ? "cat" : i < 40 ? "dog" : "bird"));
+            QVERIFY(rows[i + 1][2].toDouble() > 0.5);
+        }
+        // Queries of another dimension are refused with both file names.
+        writeFile(path("other.npy"), floatRows({{1.0f, 0.0f}, {0.0f, 1.0f}}));
+        run = runCli({"classify", "--embeddings", path("emb.npy"), "--labels", path("labels.csv"), "--queries",
+                      path("other.npy"), "-o", path("x.csv")});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY(run.err.contains("other.npy") && run.err.contains("dimensions"));
     }
 
     void knnEdgeListExactAndApproximate()

@@ -13,6 +13,7 @@
 #include "TestSupport.h"
 
 #include "core/LinePlot.h"
+#include "core/KnnClassifier.h"
 #include "core/Simulation.h"
 
 #include <opencv2/imgcodecs.hpp>

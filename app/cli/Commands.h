@@ -10,6 +10,7 @@ namespace labelprop::cli {
 int runEmbed(const std::vector<std::string>& args);
 int runPropagate(const std::vector<std::string>& args);
 int runAudit(const std::vector<std::string>& args);
+int runClassify(const std::vector<std::string>& args);
 int runKnn(const std::vector<std::string>& args);
 int runSuggest(const std::vector<std::string>& args);
 int runSimulate(const std::vector<std::string>& args);

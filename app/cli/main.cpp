@@ -22,6 +22,8 @@ constexpr Subcommand kSubcommands[] = {
     {"propagate", "spread a few labels to every item; confidence, margin, likely-wrong labels",
      labelprop::cli::runPropagate},
     {"audit", "rank likely label errors in a fully labelled set, with suggested fixes", labelprop::cli::runAudit},
+    {"classify", "label new items by a weighted kNN vote against labelled or propagated items",
+     labelprop::cli::runClassify},
     {"knn", "write every item's nearest neighbours (exact or approximate) as an edge list", labelprop::cli::runKnn},
     {"suggest", "pick the items to label next (random, uncertainty or density strategies)", labelprop::cli::runSuggest},
     {"simulate", "the paper's experiments with a simulated annotator; CSV tables and PNG plots",
