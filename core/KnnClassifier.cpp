@@ -69,10 +69,23 @@ Expected<KnnClassification> classifyByWeightedKnn(const EmbeddingMatrix& queries
                     + " base items");
     if (classes < 1)
         return fail("classify: the base has no labelled item");
+    // Only labelled items vote, so search among them alone.
+    std::vector<int32_t> labelledRows;
+    for (int64_t i = 0; i < base.rows(); ++i)
+        if (baseLabels[size_t(i)] >= 0 && baseLabels[size_t(i)] < classes)
+            labelledRows.push_back(int32_t(i));
+    if (labelledRows.empty())
+        return fail("classify: no base item has a label");
+    EmbeddingMatrix voters(int64_t(labelledRows.size()), base.cols());
+    std::vector<int32_t> voterLabels(labelledRows.size());
+    for (size_t a = 0; a < labelledRows.size(); ++a) {
+        voters.row(int64_t(a)) = base.row(labelledRows[a]);
+        voterLabels[a] = baseLabels[size_t(labelledRows[a])];
+    }
     KnnOptions options;
-    options.k = k;
+    options.k = int(std::min<int64_t>(k, voters.rows()));
     options.threads = threads;
-    auto knn = searchKnn(queries, base, options);
+    auto knn = searchKnn(queries, voters, options);
     if (!knn)
         return std::unexpected(knn.error());
     KnnClassification out;
@@ -83,7 +96,7 @@ Expected<KnnClassification> classifyByWeightedKnn(const EmbeddingMatrix& queries
     parallelFor(0, knn->rows, threads, [&](int64_t r0, int64_t r1) {
         std::vector<double> votes(static_cast<size_t>(classes));
         for (int64_t r = r0; r < r1; ++r) {
-            const int32_t nearest = tally(*knn, r, baseLabels, classes, invT, votes);
+            const int32_t nearest = tally(*knn, r, voterLabels, classes, invT, votes);
             const int32_t best = winner(votes, nearest);
             const double total = std::accumulate(votes.begin(), votes.end(), 0.0);
             out.predicted[size_t(r)] = best;

@@ -26,7 +26,8 @@ struct KnnClassification {
     float temperature = 0.0f;       // the T used (resolved when `auto` was asked)
 };
 
-// queries: m x d, base: n x d, both L2-normalised; baseLabels: n classes or -1.
+// queries: m x d, base: n x d, both L2-normalised; baseLabels: n classes or -1 (unlabelled base
+// items do not vote; k is capped at the number of labelled ones).
 // temperature <= 0 means automatic: automaticTemperature() of the query-to-base kNN graph.
 [[nodiscard]] Expected<KnnClassification> classifyByWeightedKnn(const EmbeddingMatrix& queries,
                                                                 const EmbeddingMatrix& base,
