@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Installs every build, run and test dependency from Debian 12's archive (run as root).
+# Later issues add their own (SQLite for the project store, LibTorch for the ViT encoder).
 set -euo pipefail
 packages=(
   # build
   cmake g++ make pkg-config
   # engine
-  libeigen3-dev libnanoflann-dev libopencv-dev nlohmann-json3-dev zlib1g-dev libsqlite3-dev
+  libeigen3-dev libopencv-dev nlohmann-json3-dev zlib1g-dev
   libopenblas-pthread-dev libopenblas0-pthread
-  # Qt 6 (Qt Test for the suite; Charts for the desktop app's plots)
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev
+  # Qt 6: Core and Test for the suite, Widgets for the desktop app
+  qt6-base-dev
   # the built-in demo and benchmark data set
   dataset-fashion-mnist
   # reference implementations used only by tests and bench/ (never by the product)
   python3-numpy python3-scipy python3-sklearn python3-faiss
-  xvfb xauth
 )
 missing=()
 for p in "${packages[@]}"; do
