@@ -37,7 +37,7 @@ const ArgumentParser::Option* ArgumentParser::find(const std::string& name) cons
 
 Expected<void> ArgumentParser::parse(const std::vector<std::string>& args)
 {
-    const std::string prefix = "labelprop-cli " + m_command + ": ";
+    const std::string prefix; // the caller prints "labelprop-cli: error: " before the message
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         if (arg == "--help" || arg == "-h") {
@@ -133,7 +133,7 @@ Expected<std::string> ArgumentParser::required(const std::string& name) const
 {
     if (auto v = value(name); v && !v->empty())
         return *v;
-    return fail("labelprop-cli " + m_command + ": --" + name + " is required; see labelprop-cli " + m_command + " --help");
+    return fail("--" + name + " is required; see labelprop-cli " + m_command + " --help");
 }
 
 Expected<long long> ArgumentParser::integer(const std::string& name, long long min, long long max) const
@@ -144,7 +144,7 @@ Expected<long long> ArgumentParser::integer(const std::string& name, long long m
     long long v = 0;
     const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
     if (ec != std::errc() || end != text->data() + text->size() || v < min || v > max)
-        return fail("labelprop-cli " + m_command + ": --" + name + " must be an integer from " + std::to_string(min)
+        return fail("--" + name + " must be an integer from " + std::to_string(min)
                     + " to " + std::to_string(max) + " (got '" + *text + "')");
     return v;
 }
@@ -160,7 +160,7 @@ Expected<double> ArgumentParser::number(const std::string& name, double minExclu
         || v > maxInclusive) {
         std::ostringstream range;
         range << "a number above " << minExclusive << " and at most " << maxInclusive;
-        return fail("labelprop-cli " + m_command + ": --" + name + " must be " + range.str() + " (got '" + *text + "')");
+        return fail("--" + name + " must be " + range.str() + " (got '" + *text + "')");
     }
     return v;
 }
