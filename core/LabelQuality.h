@@ -10,7 +10,7 @@
 // is a symmetric-noise flip (rho / (c - 1)); rho, the noise rate, is estimated as the fraction
 // flagged, solved as a fixed point starting from the fraction whose argmax disagrees. On
 // Fashion-MNIST PCA features the estimate lands within 1 point of the true rate from 5% to 60%
-// noise (tools/ and bench/ reproduce this). The per-class rates are the flagged fractions.
+// noise (bench/run_benchmarks.py measures it). The per-class rates are the flagged fractions.
 // Pure functions; safe from any thread.
 
 #include "core/AffinityGraph.h"
