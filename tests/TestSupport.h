@@ -2,7 +2,9 @@
 // Helpers shared by the Qt Test executables: run the CLI, make temporary files.
 
 #include <QDir>
+#include <QByteArrayList>
 #include <QFile>
+#include <QList>
 #include <QProcess>
 #include <QString>
 #include <QStringList>
@@ -50,6 +52,16 @@ inline QByteArray readFile(const QString& path)
     if (!f.open(QIODevice::ReadOnly))
         return {};
     return f.readAll();
+}
+
+// Rows of a simple CSV written by the CLI (no quoted commas), header included, blank lines skipped.
+inline QList<QByteArrayList> readCsv(const QString& path)
+{
+    QList<QByteArrayList> rows;
+    for (const QByteArray& line : readFile(path).split('\n'))
+        if (!line.isEmpty())
+            rows.push_back(line.split(','));
+    return rows;
 }
 
 } // namespace labelprop::test

@@ -73,15 +73,6 @@ QByteArray bmp8x8(int seed)
     return b;
 }
 
-QList<QByteArrayList> readCsv(const QString& path)
-{
-    QList<QByteArrayList> rows;
-    for (const QByteArray& line : readFile(path).split('\n'))
-        if (!line.isEmpty())
-            rows.push_back(line.split(','));
-    return rows;
-}
-
 } // namespace
 
 class CliTest : public QObject {

@@ -125,15 +125,6 @@ int colouredPixels(const cv::Mat& image)
     return count;
 }
 
-QList<QByteArrayList> readCsv(const QString& path)
-{
-    QList<QByteArrayList> rows;
-    for (const QByteArray& line : readFile(path).split('\n'))
-        if (!line.isEmpty())
-            rows.push_back(line.split(','));
-    return rows;
-}
-
 } // namespace
 
 class SimulationTest : public QObject {
