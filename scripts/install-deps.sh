@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every build, run and test dependency from Debian 12's archive (run as root).
-# Later issues add their own (SQLite for the project store, LibTorch for the ViT encoder).
+# Later issues add their own (LibTorch for the ViT encoder).
 set -euo pipefail
 packages=(
   # build
@@ -8,6 +8,8 @@ packages=(
   # engine
   libeigen3-dev libopencv-dev nlohmann-json3-dev zlib1g-dev
   libopenblas-pthread-dev libopenblas0-pthread
+  # project store: SQLite file, xxHash content hashes
+  libsqlite3-dev libxxhash-dev
   # Qt 6: Core and Test for the suite, Widgets for the desktop app
   qt6-base-dev
   # the built-in demo and benchmark data set
