@@ -6,6 +6,16 @@
 
 namespace labelprop {
 
+Expected<FittedEncoding> Encoder::fitAndEncode(const ImageSource&, const ProgressCallback&) const
+{
+    return fail(id() + ": this encoder has no state to fit");
+}
+
+Expected<std::unique_ptr<Encoder>> Encoder::withState(std::string_view) const
+{
+    return fail(id() + ": this encoder has no state to load");
+}
+
 Expected<std::unique_ptr<Encoder>> makeEncoder(std::string_view spec)
 {
     while (!spec.empty() && spec.front() == ' ')

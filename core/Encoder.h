@@ -35,6 +35,13 @@ struct EncodedSet {
     std::vector<std::string> skipped;       // "path: reason", in source order
 };
 
+// The output of fitting an encoder: its state as bytes and the embeddings of the data it was
+// fitted on (fitting reads the data anyway, so the first encoding comes with it).
+struct FittedEncoding {
+    std::string state;
+    EncodedSet encoded;
+};
+
 class Encoder {
 public:
     virtual ~Encoder() = default;
@@ -46,6 +53,15 @@ public:
     // when the options do not fit the source (e.g. more PCA dims than pixels).
     [[nodiscard]] virtual Expected<EncodedSet> encode(const ImageSource& source,
                                                       const ProgressCallback& progress = {}) const = 0;
+
+    // Encoders whose embeddings depend on the data they are fitted to (PCA) can be frozen, so that
+    // items added to a project later embed exactly like the first ones: fitAndEncode() fits on
+    // `source` and returns the state with the embeddings; withState() makes an encoder that uses a
+    // stored state and never refits (its id() names the state, so it can key a cache).
+    [[nodiscard]] virtual bool hasFittedState() const { return false; }
+    [[nodiscard]] virtual Expected<FittedEncoding> fitAndEncode(const ImageSource& source,
+                                                                const ProgressCallback& progress = {}) const;
+    [[nodiscard]] virtual Expected<std::unique_ptr<Encoder>> withState(std::string_view state) const;
 };
 
 // Makes an encoder from a spec string. Known: "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N][,threads=T]".

@@ -1,5 +1,7 @@
 #include "core/PcaEncoder.h"
 
+#include "core/ContentHash.h"
+
 #include "core/ImageSource.h"
 
 #include <Eigen/Eigenvalues>
@@ -432,9 +434,97 @@ PcaEncoder::PcaEncoder(PcaOptions options)
 {
 }
 
+PcaEncoder::PcaEncoder(PcaOptions options, std::shared_ptr<const PcaModel> frozen, std::string stateId)
+    : m_options(options)
+    , m_frozen(std::move(frozen))
+    , m_stateId(std::move(stateId))
+{
+}
+
 std::string PcaEncoder::id() const
 {
-    return pcaSpec(m_options);
+    return m_frozen ? pcaSpec(m_options) + ",model=" + m_stateId : pcaSpec(m_options);
+}
+
+namespace {
+
+constexpr char kPcaStateMagic[8] = {'L', 'P', 'P', 'C', 'A', '1', '\n', '\0'};
+
+template <class M>
+void appendFloats(std::string& out, const M& m)
+{
+    const auto* p = reinterpret_cast<const char*>(m.data());
+    out.append(p, std::size_t(m.size()) * sizeof(float));
+}
+
+} // namespace
+
+std::string serialisePcaModel(const PcaModel& model)
+{
+    std::string out(kPcaStateMagic, sizeof kPcaStateMagic);
+    const std::int32_t header[2] = {model.pixels(), model.dims()};
+    out.append(reinterpret_cast<const char*>(header), sizeof header);
+    appendFloats(out, model.mean);
+    appendFloats(out, model.components); // column-major p x dims
+    appendFloats(out, model.variances);
+    appendFloats(out, model.scale);
+    return out;
+}
+
+Expected<PcaModel> parsePcaModel(std::string_view bytes, const std::string& source)
+{
+    const auto bad = [&](const char* why) { return fail(source + ": the stored PCA model is damaged (" + why + ")"); };
+    if (bytes.size() < sizeof kPcaStateMagic + 8 || bytes.substr(0, sizeof kPcaStateMagic)
+                                                        != std::string_view(kPcaStateMagic, sizeof kPcaStateMagic))
+        return bad("no header");
+    std::int32_t header[2];
+    std::memcpy(header, bytes.data() + sizeof kPcaStateMagic, sizeof header);
+    const auto p = std::int64_t(header[0]), d = std::int64_t(header[1]);
+    if (p < 1 || d < 1 || d > p || p > (1 << 24))
+        return bad("sizes");
+    const std::size_t floats = std::size_t(p + p * d + 2 * d);
+    if (bytes.size() != sizeof kPcaStateMagic + 8 + floats * sizeof(float))
+        return bad("length");
+    const char* at = bytes.data() + sizeof kPcaStateMagic + 8;
+    auto take = [&](auto& m) {
+        std::memcpy(m.data(), at, std::size_t(m.size()) * sizeof(float));
+        at += std::size_t(m.size()) * sizeof(float);
+    };
+    PcaModel model;
+    model.mean.resize(p);
+    model.components.resize(p, d);
+    model.variances.resize(d);
+    model.scale.resize(d);
+    take(model.mean);
+    take(model.components);
+    take(model.variances);
+    take(model.scale);
+    if (!model.mean.allFinite() || !model.components.allFinite() || !model.scale.allFinite())
+        return bad("values");
+    return model;
+}
+
+Expected<FittedEncoding> PcaEncoder::fitAndEncode(const ImageSource& source, const ProgressCallback& progress) const
+{
+    if (m_frozen)
+        return fail(id() + ": already fitted");
+    PcaModel model;
+    auto encoded = encodeWithModel(source, &model, progress);
+    if (!encoded)
+        return std::unexpected(encoded.error());
+    return FittedEncoding{serialisePcaModel(model), std::move(*encoded)};
+}
+
+Expected<std::unique_ptr<Encoder>> PcaEncoder::withState(std::string_view state) const
+{
+    auto model = parsePcaModel(state, pcaSpec(m_options));
+    if (!model)
+        return std::unexpected(model.error());
+    if (model->dims() != m_options.dims)
+        return fail(pcaSpec(m_options) + ": the stored model has " + std::to_string(model->dims()) + " components, not "
+                    + std::to_string(m_options.dims));
+    const std::string stateId = hashText(state).hex().substr(0, 16);
+    return std::make_unique<PcaEncoder>(m_options, std::make_shared<const PcaModel>(std::move(*model)), stateId);
 }
 
 Expected<EncodedSet> PcaEncoder::encode(const ImageSource& source, const ProgressCallback& progress) const
@@ -462,7 +552,8 @@ Expected<EncodedSet> PcaEncoder::encodeWithModel(const ImageSource& source, PcaM
                                               : std::max(2, int(std::thread::hardware_concurrency()));
 
     try {
-        const std::size_t m = m_options.sample == 0 ? n : std::min(n, m_options.sample);
+        // A frozen encoder projects with its stored model: no sample, no fit.
+        const std::size_t m = m_frozen ? 0 : m_options.sample == 0 ? n : std::min(n, m_options.sample);
         const std::vector<std::size_t> sample = sampleIndices(n, m);
 
         std::vector<std::string> errors(n); // empty: ok
@@ -494,9 +585,14 @@ Expected<EncodedSet> PcaEncoder::encodeWithModel(const ImageSource& source, PcaM
         }
         x.conservativeResize(Eigen::Index(fitted.size()), Eigen::NoChange);
 
-        auto model = fitPca(x, dims, m_options.whiten, what, PcaSolver::Auto);
+        Expected<PcaModel> model = m_frozen ? Expected<PcaModel>(*m_frozen)
+                                            : fitPca(x, dims, m_options.whiten, what, PcaSolver::Auto);
         if (!model)
             return std::unexpected(model.error());
+        if (model->pixels() != p)
+            return fail(what + ": the project's fitted " + pcaSpec(m_options) + " model expects "
+                        + std::to_string(model->pixels()) + " pixel values per image, but these images give "
+                        + std::to_string(p) + "; set size=S explicitly, or delete the encoder state to refit");
 
         EmbeddingMatrix all(Eigen::Index(n), dims);
         {

@@ -15,6 +15,7 @@
 #include <Eigen/Core>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -66,11 +67,23 @@ enum class PcaSolver {
 [[nodiscard]] Expected<PcaModel> fitPca(PixelMatrix& samples, int dims, bool whiten, const std::string& source,
                                         PcaSolver solver = PcaSolver::Auto);
 
+// The fitted model as bytes (a project stores it) and back. parsePcaModel() checks sizes and
+// values; `source` names the data in the error.
+[[nodiscard]] std::string serialisePcaModel(const PcaModel& model);
+[[nodiscard]] Expected<PcaModel> parsePcaModel(std::string_view bytes, const std::string& source);
+
 class PcaEncoder final : public Encoder {
 public:
     explicit PcaEncoder(PcaOptions options);
+    // A frozen encoder: projects with `frozen` instead of fitting; `stateId` (a hash of the stored
+    // model) is appended to id() as ",model=<stateId>".
+    PcaEncoder(PcaOptions options, std::shared_ptr<const PcaModel> frozen, std::string stateId);
 
     [[nodiscard]] std::string id() const override;
+    [[nodiscard]] bool hasFittedState() const override { return !m_frozen; }
+    [[nodiscard]] Expected<FittedEncoding> fitAndEncode(const ImageSource& source,
+                                                        const ProgressCallback& progress = {}) const override;
+    [[nodiscard]] Expected<std::unique_ptr<Encoder>> withState(std::string_view state) const override;
     [[nodiscard]] Expected<EncodedSet> encode(const ImageSource& source,
                                               const ProgressCallback& progress = {}) const override;
     [[nodiscard]] const PcaOptions& options() const { return m_options; }
@@ -81,6 +94,8 @@ public:
 
 private:
     PcaOptions m_options;
+    std::shared_ptr<const PcaModel> m_frozen; // null: fit on each encode()
+    std::string m_stateId;
 };
 
 } // namespace labelprop
