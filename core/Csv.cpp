@@ -171,11 +171,17 @@ Expected<std::vector<CsvRecord>> parseCsv(std::string_view text, const std::stri
     return records;
 }
 
-Expected<std::vector<CsvRecord>> readCsvFile(const std::string& path)
+namespace {
+
+// The whole file as bytes. Only regular files are opened: a FIFO would block the read.
+Expected<std::string> readTextFile(const std::string& path)
 {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
+    const auto st = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(st))
         return fail(path + ": is a folder, not a CSV file; pass the file itself");
+    if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+        return fail(path + ": not a regular file (a FIFO, socket or device); pass a CSV file");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;
@@ -185,7 +191,17 @@ Expected<std::vector<CsvRecord>> readCsvFile(const std::string& path)
     ss << in.rdbuf();
     if (in.bad())
         return fail(path + ": read error; the file is unreadable");
-    return parseCsv(ss.view(), path);
+    return std::move(ss).str();
+}
+
+} // namespace
+
+Expected<std::vector<CsvRecord>> readCsvFile(const std::string& path)
+{
+    auto text = readTextFile(path);
+    if (!text)
+        return std::unexpected(text.error());
+    return parseCsv(*text, path);
 }
 
 std::string csvField(std::string_view field)
@@ -232,7 +248,15 @@ std::string csvLine(std::initializer_list<std::string_view> fields)
 
 Expected<std::vector<LabelEntry>> readLabelsCsv(const std::string& path, std::int64_t itemCount)
 {
-    auto records = readCsvFile(path);
+    auto text = readTextFile(path);
+    if (!text)
+        return std::unexpected(text.error());
+    return parseLabelsCsv(*text, path, itemCount);
+}
+
+Expected<std::vector<LabelEntry>> parseLabelsCsv(std::string_view text, const std::string& path, std::int64_t itemCount)
+{
+    auto records = parseCsv(text, path);
     if (!records)
         return std::unexpected(records.error());
     if (records->empty())
@@ -356,7 +380,15 @@ Expected<void> writeItemsCsv(const std::string& path, const std::vector<Item>& i
 
 Expected<std::vector<Item>> readItemsCsv(const std::string& path)
 {
-    auto records = readCsvFile(path);
+    auto text = readTextFile(path);
+    if (!text)
+        return std::unexpected(text.error());
+    return parseItemsCsv(*text, path);
+}
+
+Expected<std::vector<Item>> parseItemsCsv(std::string_view text, const std::string& path)
+{
+    auto records = parseCsv(text, path);
     if (!records)
         return std::unexpected(records.error());
     if (records->empty())

@@ -31,7 +31,8 @@ struct CsvRecord {
 
 // Parses CSV text. `source` names the file in error messages.
 [[nodiscard]] Expected<std::vector<CsvRecord>> parseCsv(std::string_view text, const std::string& source);
-// Reads and parses a CSV file.
+// Reads and parses a CSV file. A folder, a FIFO or another non-regular file is an error naming
+// `path` (it is never opened, so a FIFO cannot block the read).
 [[nodiscard]] Expected<std::vector<CsvRecord>> readCsvFile(const std::string& path);
 
 // Returns `field` quoted if it contains a comma, a quote, CR, LF or leading/trailing spaces.
@@ -58,6 +59,9 @@ struct LabelEntry {
 // invalid UTF-8 or a file with no label rows is an error naming the line. Rows come back in file
 // order.
 [[nodiscard]] Expected<std::vector<LabelEntry>> readLabelsCsv(const std::string& path, std::int64_t itemCount);
+// The same from text already in memory; `source` names the file in error messages.
+[[nodiscard]] Expected<std::vector<LabelEntry>> parseLabelsCsv(std::string_view text, const std::string& source,
+                                                               std::int64_t itemCount);
 
 // ---- classes ---------------------------------------------------------------------------------
 
@@ -94,5 +98,7 @@ private:
 // Reads a table written by writeItemsCsv(). The header must be "index,path,label", indices must
 // run 0, 1, 2, ... in order, and paths must be non-empty; labels may be empty (unlabeled).
 [[nodiscard]] Expected<std::vector<Item>> readItemsCsv(const std::string& path);
+// The same from text already in memory; `source` names the file in error messages.
+[[nodiscard]] Expected<std::vector<Item>> parseItemsCsv(std::string_view text, const std::string& source);
 
 } // namespace labelprop

@@ -1,11 +1,10 @@
 #include "core/ImageSource.h"
 
 #include "core/Csv.h"
+#include "core/IdxFile.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -296,109 +295,6 @@ Expected<std::unique_ptr<ImageSource>> openCsvSource(const std::string& path)
 }
 
 // ---- IDX -----------------------------------------------------------------------------------------
-
-struct GzFile {
-    gzFile f = nullptr;
-    ~GzFile()
-    {
-        if (f)
-            gzclose(f);
-    }
-};
-
-struct IdxArray {
-    std::vector<std::uint32_t> dims;
-    std::vector<std::uint8_t> data;
-};
-
-// Reads exactly `size` bytes, or fewer at end of file. Returns the count or an error text.
-std::expected<std::size_t, std::string> gzReadFully(gzFile f, void* buffer, std::size_t size)
-{
-    auto* p = static_cast<unsigned char*>(buffer);
-    std::size_t done = 0;
-    while (done < size) {
-        const unsigned chunk = unsigned(std::min<std::size_t>(size - done, 1u << 30));
-        const int n = gzread(f, p + done, chunk);
-        if (n < 0) {
-            int errnum = 0;
-            const char* msg = gzerror(f, &errnum);
-            return std::unexpected(std::string(msg ? msg : "decompression error"));
-        }
-        if (n == 0)
-            break;
-        done += std::size_t(n);
-    }
-    return done;
-}
-
-// Reads an unsigned-byte IDX file (gzip-compressed or plain) with `ndims` dimensions.
-Expected<IdxArray> readIdxFile(const std::string& path, int ndims, std::vector<std::string>& warnings)
-{
-    GzFile gz;
-    errno = 0;
-    gz.f = gzopen(path.c_str(), "rb");
-    if (!gz.f) {
-        const int err = errno;
-        return fail(path + ": cannot open (" + (err ? std::system_category().message(err) : "out of memory")
-                    + ")");
-    }
-    gzbuffer(gz.f, 1 << 17);
-    std::array<unsigned char, 4> magic{};
-    auto got = gzReadFully(gz.f, magic.data(), 4);
-    if (!got)
-        return fail(path + ": cannot read the IDX header (" + got.error() + "); the file is corrupt");
-    if (*got < 4)
-        return fail(path + ": truncated IDX header (" + std::to_string(*got) + " of 4 magic bytes); the file is "
-                           "incomplete");
-    if (magic[0] != 0 || magic[1] != 0)
-        return fail(path + ": not an IDX file (the first two bytes are not zero)");
-    if (magic[2] != 0x08) {
-        constexpr char kHex[] = "0123456789ABCDEF";
-        return fail(path + ": IDX data type 0x" + kHex[magic[2] >> 4] + kHex[magic[2] & 15]
-                    + " is not supported; only unsigned-byte (0x08) IDX files are");
-    }
-    if (magic[3] != ndims)
-        return fail(path + ": IDX file has " + std::to_string(magic[3]) + " dimensions; expected "
-                    + std::to_string(ndims) + (ndims == 3 ? " (images: count, rows, columns)" : " (labels: count)"));
-    IdxArray a;
-    std::uint64_t total = 1;
-    for (int d = 0; d < ndims; ++d) {
-        std::array<unsigned char, 4> b{};
-        auto r = gzReadFully(gz.f, b.data(), 4);
-        if (!r)
-            return fail(path + ": cannot read the IDX header (" + r.error() + "); the file is corrupt");
-        if (*r < 4)
-            return fail(path + ": truncated IDX header; the file is incomplete");
-        const std::uint32_t v = (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16)
-            | (std::uint32_t(b[2]) << 8) | b[3];
-        if (v > (1u << 30))
-            return fail(path + ": IDX dimension " + std::to_string(d) + " is " + std::to_string(v)
-                        + ", which is implausible; the file is corrupt");
-        a.dims.push_back(v);
-        total *= v;
-    }
-    if (total > (std::uint64_t(1) << 36))
-        return fail(path + ": IDX array of " + std::to_string(total) + " bytes is too large");
-    if (ndims == 3 && (a.dims[1] == 0 || a.dims[2] == 0))
-        return fail(path + ": IDX images have size " + std::to_string(a.dims[1]) + "x" + std::to_string(a.dims[2])
-                    + "; the file is corrupt");
-    try {
-        a.data.resize(std::size_t(total));
-    } catch (const std::bad_alloc&) {
-        return fail(path + ": not enough memory for " + std::to_string(total) + " bytes of IDX data");
-    }
-    auto r = gzReadFully(gz.f, a.data.data(), a.data.size());
-    if (!r)
-        return fail(path + ": cannot read the IDX data (" + r.error() + "); the file is corrupt");
-    if (*r < total)
-        return fail(path + ": truncated IDX data: expected " + std::to_string(total) + " bytes after the header, found "
-                    + std::to_string(*r) + "; the file is incomplete, download it again");
-    unsigned char extra = 0;
-    auto more = gzReadFully(gz.f, &extra, 1);
-    if (more && *more > 0)
-        warnings.push_back(path + ": extra bytes after the IDX data ignored");
-    return a;
-}
 
 class IdxSource final : public ImageSource {
 public:

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <vector>
 
@@ -208,11 +209,169 @@ float halfToFloat(std::uint16_t h)
     return std::bit_cast<float>(bits);
 }
 
+namespace {
+
+// Where the array lives in a .npy file and what it holds, checked against the file's length.
+struct NpyLayout {
+    std::size_t headerEnd = 0; // prefix + header bytes: the data starts here
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::size_t elemSize = 0; // 4 ('<f4') or 2 ('<f2')
+};
+
+// The length of the prefix (magic, version, header length) of a .npy file, from its first bytes.
+constexpr std::size_t kMaxPrefix = 12;
+
+// Parses the prefix, then the header, of a file of `fileSize` bytes. Every size is checked against
+// `fileSize` before anything is allocated, so a lying header cannot ask for gigabytes.
+class NpyLayoutParser {
+public:
+    NpyLayoutParser(const std::string& path, std::int64_t fileSize)
+        : m_path(path)
+        , m_fileSize(fileSize)
+    {
+    }
+
+    // Reads the prefix from the first min(fileSize, 12) bytes; returns prefix + header length.
+    Expected<std::size_t> parsePrefix(std::span<const std::byte> head)
+    {
+        if (head.size() < 8 || !std::equal(kMagic.begin(), kMagic.end(), reinterpret_cast<const char*>(head.data())))
+            return fail(m_path + ": not a .npy file (missing the \\x93NUMPY magic); save the matrix with "
+                                 "numpy.save()");
+        const auto byte = [&](std::size_t i) { return std::uint32_t(std::to_integer<unsigned char>(head[i])); };
+        const std::uint32_t major = byte(6), minor = byte(7);
+        if (major == 1) {
+            if (head.size() < 10)
+                return fail(m_path + ": truncated .npy header; the file is incomplete");
+            m_headerLen = byte(8) | (byte(9) << 8);
+            m_prefixLen = 10;
+        } else if (major == 2 || major == 3) {
+            if (head.size() < 12)
+                return fail(m_path + ": truncated .npy header; the file is incomplete");
+            m_headerLen = byte(8) | (byte(9) << 8) | (byte(10) << 16) | (byte(11) << 24);
+            m_prefixLen = 12;
+        } else {
+            return fail(m_path + ": .npy format version " + std::to_string(major) + "." + std::to_string(minor)
+                        + " is not supported (1.0, 2.0 and 3.0 are); re-save with numpy.save()");
+        }
+        if (std::int64_t(m_prefixLen) + std::int64_t(m_headerLen) > m_fileSize)
+            return fail(m_path + ": truncated .npy header (it claims " + std::to_string(m_headerLen)
+                        + " bytes, the file has " + std::to_string(m_fileSize - std::int64_t(m_prefixLen))
+                        + " after the prefix); the file is incomplete");
+        return m_prefixLen + m_headerLen;
+    }
+
+    // Parses the header text (the bytes after the prefix) once parsePrefix() succeeded.
+    Expected<NpyLayout> parseHeader(std::string_view headerText)
+    {
+        auto header = HeaderParser(headerText).parse();
+        if (!header)
+            return fail(m_path + ": malformed .npy header: " + header.error()
+                        + "; re-save the matrix with numpy.save()");
+        const NpyHeader& h = *header;
+
+        NpyLayout layout;
+        layout.headerEnd = m_prefixLen + m_headerLen;
+        if (h.descr == "<f4" || (h.descr == "=f4"))
+            layout.elemSize = 4;
+        else if (h.descr == "<f2" || h.descr == "=f2")
+            layout.elemSize = 2;
+        else if (h.descr == ">f4" || h.descr == ">f2")
+            return fail(m_path + ": dtype '" + h.descr + "' is big-endian, which is not supported; "
+                        "convert with x.astype('<f4')");
+        else
+            return fail(m_path + ": dtype '" + h.descr + "' is not supported (float32 '<f4' and float16 "
+                        "'<f2' are); convert with x.astype('float32')");
+
+        if (h.fortranOrder)
+            return fail(m_path + ": the array is stored in Fortran (column-major) order; save "
+                                 "numpy.ascontiguousarray(x) instead");
+        if (h.shape.size() != 2)
+            return fail(m_path + ": shape " + shapeText(h.shape) + " is " + std::to_string(h.shape.size())
+                        + "-D; expected a 2-D matrix (items, dims), e.g. x.reshape(len(x), -1)");
+
+        layout.rows = h.shape[0];
+        layout.cols = h.shape[1];
+        constexpr std::int64_t kMaxIndex = std::numeric_limits<Eigen::Index>::max();
+        if (layout.cols != 0 && layout.rows > kMaxIndex / layout.cols / std::int64_t(layout.elemSize))
+            return fail(m_path + ": shape " + shapeText(h.shape) + " is too large to load");
+        const std::int64_t expectedBytes = layout.rows * layout.cols * std::int64_t(layout.elemSize);
+        const std::int64_t actualBytes = m_fileSize - std::int64_t(layout.headerEnd);
+        if (actualBytes < expectedBytes)
+            return fail(m_path + ": truncated data: shape " + shapeText(h.shape) + " of '" + h.descr + "' needs "
+                        + std::to_string(expectedBytes) + " bytes, the file has " + std::to_string(actualBytes)
+                        + "; the file is incomplete, save it again");
+        return layout;
+    }
+
+    // 10 (version 1) or 12 (versions 2 and 3), once parsePrefix() succeeded.
+    std::size_t prefixLength() const { return m_prefixLen; }
+
+private:
+    const std::string& m_path;
+    std::int64_t m_fileSize;
+    std::size_t m_prefixLen = 0;
+    std::uint32_t m_headerLen = 0;
+};
+
+// An uninitialised rows x cols matrix, or an error when memory runs out.
+Expected<EmbeddingMatrix> allocateMatrix(const std::string& path, const NpyLayout& layout)
+{
+    EmbeddingMatrix x;
+    try {
+        x.resize(Eigen::Index(layout.rows), Eigen::Index(layout.cols));
+    } catch (const std::bad_alloc&) {
+        return fail(path + ": not enough memory for a " + std::to_string(layout.rows) + " x "
+                    + std::to_string(layout.cols) + " float matrix");
+    }
+    return x;
+}
+
+// Converts `count` float16 values from `in` (little-endian bytes) into `out`.
+void halfsToFloats(const std::byte* in, std::size_t count, float* out)
+{
+    for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t h = 0;
+        std::memcpy(&h, in + 2 * i, 2);
+        out[i] = halfToFloat(h);
+    }
+}
+
+} // namespace
+
+Expected<EmbeddingMatrix> parseNpyMatrix(std::span<const std::byte> bytes, const std::string& name)
+{
+    NpyLayoutParser parser(name, std::int64_t(bytes.size()));
+    const auto headerEnd = parser.parsePrefix(bytes.first(std::min(bytes.size(), kMaxPrefix)));
+    if (!headerEnd)
+        return std::unexpected(headerEnd.error());
+    const std::size_t prefixLen = parser.prefixLength();
+    const std::string_view headerText(reinterpret_cast<const char*>(bytes.data()) + prefixLen, *headerEnd - prefixLen);
+    const auto layout = parser.parseHeader(headerText);
+    if (!layout)
+        return std::unexpected(layout.error());
+    auto x = allocateMatrix(name, *layout);
+    if (!x)
+        return x;
+    const std::size_t count = std::size_t(x->size());
+    const std::byte* data = bytes.data() + layout->headerEnd;
+    if (count == 0)
+        return x;
+    if (layout->elemSize == 4)
+        std::memcpy(x->data(), data, count * sizeof(float));
+    else
+        halfsToFloats(data, count, x->data());
+    return x;
+}
+
 Expected<EmbeddingMatrix> readNpyMatrix(const std::string& path)
 {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
+    const auto st = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(st))
         return fail(path + ": is a folder, not a .npy file; pass the matrix file itself");
+    if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+        return fail(path + ": not a regular file (a FIFO, socket or device); pass a .npy file");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;
@@ -225,100 +384,38 @@ Expected<EmbeddingMatrix> readNpyMatrix(const std::string& path)
     if (fileSize < 0)
         return fail(path + ": cannot read the file size; is it a regular file?");
 
-    std::array<char, 8> pre{};
-    if (!in.read(pre.data(), pre.size())
-        || !std::equal(kMagic.begin(), kMagic.end(), pre.begin()))
-        return fail(path + ": not a .npy file (missing the \\x93NUMPY magic); save the matrix with "
-                           "numpy.save()");
-    const int major = static_cast<unsigned char>(pre[6]);
-    const int minor = static_cast<unsigned char>(pre[7]);
-    std::uint32_t headerLen = 0;
-    std::size_t prefixLen = 0;
-    if (major == 1) {
-        std::array<unsigned char, 2> b{};
-        if (!in.read(reinterpret_cast<char*>(b.data()), 2))
-            return fail(path + ": truncated .npy header; the file is incomplete");
-        headerLen = b[0] | (std::uint32_t(b[1]) << 8);
-        prefixLen = 10;
-    } else if (major == 2 || major == 3) {
-        std::array<unsigned char, 4> b{};
-        if (!in.read(reinterpret_cast<char*>(b.data()), 4))
-            return fail(path + ": truncated .npy header; the file is incomplete");
-        headerLen = b[0] | (std::uint32_t(b[1]) << 8) | (std::uint32_t(b[2]) << 16)
-            | (std::uint32_t(b[3]) << 24);
-        prefixLen = 12;
-    } else {
-        return fail(path + ": .npy format version " + std::to_string(major) + "." + std::to_string(minor)
-                    + " is not supported (1.0, 2.0 and 3.0 are); re-save with numpy.save()");
-    }
-    if (std::streamoff(prefixLen) + std::streamoff(headerLen) > fileSize)
-        return fail(path + ": truncated .npy header (it claims " + std::to_string(headerLen)
-                    + " bytes, the file has " + std::to_string(fileSize - std::streamoff(prefixLen))
-                    + " after the prefix); the file is incomplete");
-    std::string headerText(headerLen, '\0');
-    if (!in.read(headerText.data(), headerLen))
+    NpyLayoutParser parser(path, std::int64_t(fileSize));
+    std::array<std::byte, kMaxPrefix> prefix{};
+    const auto prefixRead = std::size_t(std::min<std::streamoff>(fileSize, std::streamoff(kMaxPrefix)));
+    if (!in.read(reinterpret_cast<char*>(prefix.data()), std::streamsize(prefixRead)))
+        return fail(path + ": read error in the .npy header; the file is unreadable");
+    const auto headerEnd = parser.parsePrefix(std::span<const std::byte>(prefix.data(), prefixRead));
+    if (!headerEnd)
+        return std::unexpected(headerEnd.error());
+    const std::size_t prefixLen = parser.prefixLength();
+    std::string headerText(*headerEnd - prefixLen, '\0'); // bounded by the file size (parsePrefix)
+    in.seekg(std::streamoff(prefixLen), std::ios::beg);
+    if (!in.read(headerText.data(), std::streamsize(headerText.size())))
         return fail(path + ": cannot read the .npy header; the file is incomplete");
+    const auto layout = parser.parseHeader(headerText);
+    if (!layout)
+        return std::unexpected(layout.error());
 
-    auto header = HeaderParser(headerText).parse();
-    if (!header)
-        return fail(path + ": malformed .npy header: " + header.error()
-                    + "; re-save the matrix with numpy.save()");
-    const NpyHeader& h = *header;
-
-    std::size_t elemSize = 0;
-    if (h.descr == "<f4" || (h.descr == "=f4"))
-        elemSize = 4;
-    else if (h.descr == "<f2" || h.descr == "=f2")
-        elemSize = 2;
-    else if (h.descr == ">f4" || h.descr == ">f2")
-        return fail(path + ": dtype '" + h.descr + "' is big-endian, which is not supported; "
-                    "convert with x.astype('<f4')");
-    else
-        return fail(path + ": dtype '" + h.descr + "' is not supported (float32 '<f4' and float16 "
-                    "'<f2' are); convert with x.astype('float32')");
-
-    if (h.fortranOrder)
-        return fail(path + ": the array is stored in Fortran (column-major) order; save "
-                           "numpy.ascontiguousarray(x) instead");
-    if (h.shape.size() != 2)
-        return fail(path + ": shape " + shapeText(h.shape) + " is " + std::to_string(h.shape.size())
-                    + "-D; expected a 2-D matrix (items, dims), e.g. x.reshape(len(x), -1)");
-
-    const std::int64_t rows = h.shape[0];
-    const std::int64_t cols = h.shape[1];
-    constexpr std::int64_t kMaxIndex = std::numeric_limits<Eigen::Index>::max();
-    if (cols != 0 && rows > kMaxIndex / cols / std::int64_t(elemSize))
-        return fail(path + ": shape " + shapeText(h.shape) + " is too large to load");
-    const std::int64_t expectedBytes = rows * cols * std::int64_t(elemSize);
-    const std::int64_t dataOffset = std::int64_t(prefixLen) + headerLen;
-    const std::int64_t actualBytes = std::int64_t(fileSize) - dataOffset;
-    if (actualBytes < expectedBytes)
-        return fail(path + ": truncated data: shape " + shapeText(h.shape) + " of '" + h.descr
-                    + "' needs " + std::to_string(expectedBytes) + " bytes, the file has "
-                    + std::to_string(actualBytes) + "; the file is incomplete, save it again");
-
-    EmbeddingMatrix x;
-    try {
-        x.resize(Eigen::Index(rows), Eigen::Index(cols));
-    } catch (const std::bad_alloc&) {
-        return fail(path + ": not enough memory for a " + std::to_string(rows) + " x "
-                    + std::to_string(cols) + " float matrix");
-    }
-    if (expectedBytes == 0)
+    auto x = allocateMatrix(path, *layout);
+    if (!x || x->size() == 0)
         return x;
-    if (elemSize == 4) {
-        if (!in.read(reinterpret_cast<char*>(x.data()), std::streamsize(expectedBytes)))
+    const std::int64_t total = x->size();
+    if (layout->elemSize == 4) {
+        if (!in.read(reinterpret_cast<char*>(x->data()), std::streamsize(total * 4)))
             return fail(path + ": read error in the data section; the file is unreadable");
     } else {
         constexpr std::int64_t kChunk = 1 << 16;
-        std::vector<std::uint16_t> buf(std::size_t(std::min<std::int64_t>(kChunk, rows * cols)));
-        float* out = x.data();
-        for (std::int64_t done = 0, total = rows * cols; done < total;) {
+        std::vector<std::byte> buf(std::size_t(std::min<std::int64_t>(kChunk, total) * 2));
+        for (std::int64_t done = 0; done < total;) {
             const std::int64_t n = std::min<std::int64_t>(kChunk, total - done);
             if (!in.read(reinterpret_cast<char*>(buf.data()), std::streamsize(n * 2)))
                 return fail(path + ": read error in the data section; the file is unreadable");
-            for (std::int64_t i = 0; i < n; ++i)
-                out[done + i] = halfToFloat(buf[std::size_t(i)]);
+            halfsToFloats(buf.data(), std::size_t(n), x->data() + done);
             done += n;
         }
     }

@@ -6,7 +6,9 @@
 #include "core/Embeddings.h"
 #include "core/Error.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace labelprop {
@@ -17,7 +19,13 @@ namespace labelprop {
 // Errors name the file and say what to do, e.g. "emb.npy: dtype '<f8' is not supported; convert
 // with x.astype('float32')". Values are not checked for finiteness: callers run
 // validateAndNormaliseRows() on the result.
+// Sizes in the header are checked against the file's length before anything is allocated.
+// A folder, FIFO or device is refused without being opened.
 [[nodiscard]] Expected<EmbeddingMatrix> readNpyMatrix(const std::string& path);
+
+// The same from the bytes of a whole .npy file already in memory; `name` stands for the file in
+// error messages. The result owns its data (nothing points into `bytes`).
+[[nodiscard]] Expected<EmbeddingMatrix> parseNpyMatrix(std::span<const std::byte> bytes, const std::string& name);
 
 // Writes `x` as a float32 ('<f4'), C-ordered, version 1.0 .npy file whose header is padded to 64
 // bytes. The write is atomic (path + ".tmp", then rename); the error names the path and the
