@@ -103,6 +103,7 @@ CREATE TABLE propagation(
     confidence BLOB NOT NULL,          -- float32 x n
     margin BLOB NOT NULL,              -- float32 x n
     issue_score BLOB NOT NULL,         -- float32 x n
+    given BLOB NOT NULL,               -- int32 x n: the label judged (class index or -1)
     flagged BLOB NOT NULL,             -- uint8 x n
     suggested BLOB NOT NULL            -- int32 x n
 );

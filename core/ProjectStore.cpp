@@ -1018,26 +1018,26 @@ Expected<void> ProjectStore::savePropagation(const StoredPropagation& r)
     const std::size_t n = r.itemIds.size();
     const std::size_t c = r.classes.size();
     if (r.scores.size() != n * c || r.predicted.size() != n || r.confidence.size() != n || r.margin.size() != n
-        || r.issueScore.size() != n || r.flagged.size() != n || r.suggested.size() != n)
+        || r.issueScore.size() != n || r.given.size() != n || r.flagged.size() != n || r.suggested.size() != n)
         return fail("internal error: propagation arrays do not match " + std::to_string(n) + " items");
     auto st = m_db->prepare(
         "INSERT OR REPLACE INTO propagation(id, kind, time_ms, settings, embedding_version, label_version, seconds, "
-        "classes, item_ids, scores, predicted, confidence, margin, issue_score, flagged, suggested) "
-        "VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+        "classes, item_ids, scores, predicted, confidence, margin, issue_score, given, flagged, suggested) "
+        "VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
     if (!st)
         return std::unexpected(st.error());
     st->bind(1, r.kind).bind(2, r.timeMs).bind(3, r.settings).bind(4, r.embeddingVersion).bind(5, r.labelVersion);
     st->bind(6, r.seconds).bind(7, nlohmann::json(r.classes).dump());
     st->bindBlob(8, asBytes(r.itemIds)).bindBlob(9, asBytes(r.scores)).bindBlob(10, asBytes(r.predicted));
     st->bindBlob(11, asBytes(r.confidence)).bindBlob(12, asBytes(r.margin)).bindBlob(13, asBytes(r.issueScore));
-    st->bindBlob(14, asBytes(r.flagged)).bindBlob(15, asBytes(r.suggested));
+    st->bindBlob(14, asBytes(r.given)).bindBlob(15, asBytes(r.flagged)).bindBlob(16, asBytes(r.suggested));
     return st->run("saving the propagation result");
 }
 
 Expected<std::optional<StoredPropagation>> ProjectStore::latestPropagation() const
 {
     auto st = m_db->prepare("SELECT kind, time_ms, settings, embedding_version, label_version, seconds, classes, "
-                            "item_ids, scores, predicted, confidence, margin, issue_score, flagged, suggested "
+                            "item_ids, scores, predicted, confidence, margin, issue_score, given, flagged, suggested "
                             "FROM propagation WHERE id = 1");
     if (!st)
         return std::unexpected(st.error());
@@ -1064,7 +1064,8 @@ Expected<std::optional<StoredPropagation>> ProjectStore::latestPropagation() con
     const bool ok = fromBytes(b, n, r.itemIds) && fromBytes(st->blob(8), n * c, r.scores)
         && fromBytes(st->blob(9), n, r.predicted) && fromBytes(st->blob(10), n, r.confidence)
         && fromBytes(st->blob(11), n, r.margin) && fromBytes(st->blob(12), n, r.issueScore)
-        && fromBytes(st->blob(13), n, r.flagged) && fromBytes(st->blob(14), n, r.suggested);
+        && fromBytes(st->blob(13), n, r.given) && fromBytes(st->blob(14), n, r.flagged)
+        && fromBytes(st->blob(15), n, r.suggested);
     if (!ok)
         return fail(m_path + ": the stored propagation result is damaged (array sizes); run 'project propagate' again");
     return std::optional<StoredPropagation>(std::move(r));

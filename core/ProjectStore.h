@@ -146,6 +146,7 @@ struct StoredPropagation {
     std::vector<float> confidence;        // n
     std::vector<float> margin;            // n
     std::vector<float> issueScore;        // n (0 for unlabeled items)
+    std::vector<std::int32_t> given;      // n, the label that was judged (index into classes) or -1
     std::vector<std::uint8_t> flagged;    // n, 1 = the current label is likely wrong
     std::vector<std::int32_t> suggested;  // n, suggested fix for flagged items or -1
 };

@@ -1,0 +1,149 @@
+#include "core/ProjectEmbeddings.h"
+
+#include "core/EmbeddingCache.h"
+#include "core/ImageSource.h"
+#include "core/ProjectImport.h"
+#include "core/ProjectStore.h"
+#include "core/SubsetSource.h"
+
+#include <xxhash.h>
+
+#include <map>
+
+namespace labelprop {
+
+Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
+                                                  const ProgressCallback& progress)
+{
+    auto info = store.sourceInfo();
+    if (!info)
+        return std::unexpected(info.error());
+    auto items = store.items();
+    if (!items)
+        return std::unexpected(items.error());
+    auto source = openProjectSource(*info);
+    if (!source)
+        return std::unexpected(source.error());
+    std::map<std::string, std::size_t, std::less<>> sourceIndex;
+    for (std::size_t i = 0; i < (*source)->size(); ++i)
+        sourceIndex.emplace((*source)->item(i).path, i);
+
+    ProjectEmbeddings out;
+    // Candidates: items that are there, with a hash and a place in the source.
+    struct Candidate {
+        std::int64_t id;
+        ContentHash hash;
+        std::size_t sourceIndex;
+    };
+    std::vector<Candidate> candidates;
+    for (const auto& it : *items) {
+        if ((it.status != ItemStatus::Present && it.status != ItemStatus::Changed) || it.hash.isZero())
+            continue;
+        const auto s = sourceIndex.find(it.path);
+        if (s == sourceIndex.end()) {
+            out.skipped.push_back(it.path + ": not in the source any more; run 'project import' to update the project");
+            continue;
+        }
+        candidates.push_back(Candidate{it.id, it.hash, s->second});
+    }
+    if (candidates.empty())
+        return fail(store.path() + ": no item to embed (all missing or unreadable)");
+
+    auto encoder = makeEncoder(encoderSpec);
+    if (!encoder)
+        return std::unexpected(encoder.error());
+    std::unique_ptr<Encoder> frozen;
+    std::optional<FittedEncoding> fitted;
+    std::vector<std::size_t> fittedOn; // candidate index of each subset row when fitting now
+    if ((*encoder)->hasFittedState()) {
+        auto state = store.encoderState(encoderSpec);
+        if (!state)
+            return std::unexpected(state.error());
+        if (!*state) {
+            if (store.readOnly())
+                return fail(store.path() + ": the encoder '" + encoderSpec + "' has not been fitted to this project yet; "
+                            "run 'labelprop-cli project propagate " + store.path() + "' (it needs write access)");
+            std::vector<std::size_t> indices;
+            for (const auto& c : candidates)
+                indices.push_back(c.sourceIndex);
+            SubsetSource subset(**source, indices);
+            auto f = (*encoder)->fitAndEncode(subset, progress);
+            if (!f)
+                return std::unexpected(f.error());
+            if (auto r = store.saveEncoderState(encoderSpec, f->state); !r)
+                return std::unexpected(r.error());
+            fitted = std::move(*f);
+            *state = fitted->state;
+        }
+        auto w = (*encoder)->withState(**state);
+        if (!w)
+            return std::unexpected(w.error());
+        frozen = std::move(*w);
+    } else {
+        frozen = std::move(*encoder);
+    }
+    out.encoderId = frozen->id();
+
+    EmbeddingCache cache = EmbeddingCache::load(store.cacheFolder(), out.encoderId);
+    if (!cache.loadWarning().empty())
+        out.warnings.push_back(cache.loadWarning());
+    if (fitted) {
+        // Fitting embedded every candidate already (in subset order = candidate order).
+        std::vector<ContentHash> hashes;
+        for (const auto k : fitted->encoded.sourceIndices)
+            hashes.push_back(candidates[k].hash);
+        if (auto r = cache.add(hashes, fitted->encoded.embeddings); !r)
+            return std::unexpected(r.error());
+        out.encodedNow = std::int64_t(hashes.size());
+        out.skipped.insert(out.skipped.end(), fitted->encoded.skipped.begin(), fitted->encoded.skipped.end());
+    } else {
+        std::vector<std::size_t> missing; // source indices, one per new hash
+        std::vector<ContentHash> missingHashes;
+        std::map<ContentHash, bool, ContentHashLess> queued;
+        for (const auto& c : candidates)
+            if (!cache.contains(c.hash) && queued.emplace(c.hash, true).second) {
+                missing.push_back(c.sourceIndex);
+                missingHashes.push_back(c.hash);
+            }
+        if (!missing.empty()) {
+            SubsetSource subset(**source, missing);
+            auto encoded = frozen->encode(subset, progress);
+            if (!encoded)
+                return std::unexpected(encoded.error());
+            std::vector<ContentHash> hashes;
+            for (const auto k : encoded->sourceIndices)
+                hashes.push_back(missingHashes[k]);
+            if (auto r = cache.add(hashes, encoded->embeddings); !r)
+                return std::unexpected(r.error());
+            out.encodedNow = std::int64_t(hashes.size());
+            out.skipped.insert(out.skipped.end(), encoded->skipped.begin(), encoded->skipped.end());
+        }
+    }
+    if (auto r = cache.save(); !r)
+        out.warnings.push_back("the embedding cache was not saved (" + r.error().message + "); it will be rebuilt");
+
+    const int dims = cache.dims();
+    std::size_t rows = 0;
+    for (const auto& c : candidates)
+        rows += cache.contains(c.hash) ? 1 : 0;
+    out.x.resize(Eigen::Index(rows), dims);
+    out.itemIds.reserve(rows);
+    XXH3_state_t state;
+    XXH3_64bits_reset(&state);
+    for (const auto& c : candidates) {
+        const auto r = cache.row(c.hash);
+        if (r.empty())
+            continue;
+        std::copy(r.begin(), r.end(), out.x.row(Eigen::Index(out.itemIds.size())).data());
+        out.itemIds.push_back(c.id);
+        XXH3_64bits_update(&state, &c.id, sizeof c.id);
+        XXH3_64bits_update(&state, c.hash.bytes.data(), c.hash.bytes.size());
+    }
+    out.fromCache = std::int64_t(rows) - out.encodedNow;
+    char digest[17];
+    std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(XXH3_64bits_digest(&state)));
+    out.version = out.encoderId + "#" + digest;
+    return out;
+}
+
+} // namespace labelprop

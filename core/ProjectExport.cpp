@@ -1,0 +1,340 @@
+#include "core/ProjectExport.h"
+
+#include "core/AtomicFile.h"
+#include "core/Csv.h"
+#include "core/ImageSource.h"
+#include "core/ProjectImport.h"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <unistd.h>
+
+namespace labelprop {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kExportMarker = ".labelprop-export";
+
+struct ExportRow {
+    std::int64_t itemId;
+    std::string path;
+    std::string label;
+    std::string source;
+    std::optional<float> confidence;
+    bool flagged = false;
+};
+
+std::string formatConfidence(std::optional<float> c)
+{
+    if (!c)
+        return {};
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.4f", double(*c));
+    return buffer;
+}
+
+std::string folderName(std::string name)
+{
+    for (char& c : name)
+        if (c == '/' || c == '\0')
+            c = '_';
+    if (name == "." || name == "..")
+        name = "_" + name;
+    return name;
+}
+
+Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<ExportRow>& rows, const std::string& out,
+                                LinkMode link, ExportReport& report)
+{
+    auto info = store.sourceInfo();
+    if (!info)
+        return std::unexpected(info.error());
+    std::error_code ec;
+    const fs::path target = fs::absolute(out, ec);
+    if (fs::exists(target, ec) && !fs::exists(target / kExportMarker, ec))
+        return fail(out + ": exists and is not an earlier Labelprop export; choose an empty or new folder");
+    const fs::path staging = target.string() + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(staging, ec);
+    fs::create_directories(staging, ec);
+    if (ec)
+        return fail(staging.string() + ": cannot create (" + ec.message() + ")");
+    auto cleanup = [&] {
+        std::error_code ignored;
+        fs::remove_all(staging, ignored);
+    };
+    std::unique_ptr<ImageSource> idx;
+    std::map<std::string, std::size_t, std::less<>> idxIndex;
+    if (info->kind == "idx") {
+        auto src = openProjectSource(*info);
+        if (!src) {
+            cleanup();
+            return std::unexpected(src.error());
+        }
+        idx = std::move(*src);
+        for (std::size_t i = 0; i < idx->size(); ++i)
+            idxIndex.emplace(idx->item(i).path, i);
+    }
+    for (const auto& row : rows) {
+        const fs::path dir = staging / folderName(row.label);
+        if (idx) {
+            const auto found = idxIndex.find(row.path);
+            if (found == idxIndex.end()) {
+                ++report.missingSkipped;
+                continue;
+            }
+            auto img = idx->decode(found->second);
+            std::string name = row.path;
+            std::replace(name.begin(), name.end(), '#', '_');
+            const fs::path file = dir / (name + ".png");
+            fs::create_directories(dir, ec);
+            if (!img || !cv::imwrite(file.string(), *img)) {
+                cleanup();
+                return fail(file.string() + ": cannot write the image; check free space");
+            }
+            continue;
+        }
+        const fs::path from = itemFilePath(*info, row.path);
+        if (!fs::exists(from, ec)) {
+            ++report.missingSkipped;
+            continue;
+        }
+        const fs::path to = dir / fs::path(row.path).relative_path();
+        fs::create_directories(to.parent_path(), ec);
+        if (!ec) {
+            if (link == LinkMode::Copy)
+                fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+            else if (link == LinkMode::HardLink)
+                fs::create_hard_link(from, to, ec);
+            else
+                fs::create_symlink(fs::absolute(from), to, ec);
+        }
+        if (ec) {
+            cleanup();
+            return fail(to.string() + ": cannot " + std::string(link == LinkMode::Copy ? "copy" : "link") + " ("
+                        + ec.message() + ")"
+                        + (link == LinkMode::HardLink ? "; hard links need the same file system, try --link copy" : ""));
+        }
+    }
+    if (auto r = writeFileAtomically((staging / kExportMarker).string(), "written by labelprop project export\n"); !r) {
+        cleanup();
+        return r;
+    }
+    // Swap into place: the old export (if any) moves aside first, so OUT is never half-written.
+    const fs::path old = target.string() + ".old-" + std::to_string(::getpid());
+    const bool hadOld = fs::exists(target, ec);
+    if (hadOld)
+        fs::rename(target, old, ec);
+    if (!ec)
+        fs::rename(staging, target, ec);
+    if (ec) {
+        cleanup();
+        if (hadOld)
+            fs::rename(old, target, ec);
+        return fail(out + ": cannot move the new export into place (" + ec.message() + ")");
+    }
+    if (hadOld)
+        fs::remove_all(old, ec);
+    return {};
+}
+
+} // namespace
+
+Expected<void> parseExportLevel(std::string_view text, ExportOptions& options)
+{
+    if (text == "human") {
+        options.level = ExportLevel::Human;
+        return {};
+    }
+    if (text == "fixed") {
+        options.level = ExportLevel::Fixed;
+        return {};
+    }
+    if (text.starts_with("pseudo:")) {
+        const std::string value(text.substr(7));
+        char* end = nullptr;
+        const double t = std::strtod(value.c_str(), &end);
+        if (value.empty() || end != value.c_str() + value.size() || !(t >= 0.0 && t <= 1.0))
+            return fail("--include " + std::string(text) + ": the threshold must be a number in [0, 1], e.g. pseudo:0.9");
+        options.level = ExportLevel::Pseudo;
+        options.pseudoThreshold = float(t);
+        return {};
+    }
+    return fail("--include " + std::string(text) + ": expected human, fixed or pseudo:THRESHOLD");
+}
+
+Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out, const ExportOptions& options)
+{
+    auto items = store.items();
+    auto classes = store.classes();
+    auto labels = store.currentLabels();
+    auto reviews = store.currentReviews();
+    auto propagation = store.latestPropagation();
+    auto version = store.labelVersion();
+    auto info = store.sourceInfo();
+    for (const Error* e : {items ? nullptr : &items.error(), classes ? nullptr : &classes.error(),
+                           labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error(),
+                           propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error(),
+                           info ? nullptr : &info.error()})
+        if (e)
+            return std::unexpected(*e);
+    if (options.level == ExportLevel::Pseudo && !*propagation)
+        return fail(store.path() + ": --include pseudo needs a propagation result; run 'labelprop-cli project propagate "
+                    + store.path() + "' first");
+
+    ExportReport report;
+    const StoredPropagation* prop = propagation->has_value() ? &**propagation : nullptr;
+    if (prop && prop->labelVersion != *version)
+        report.stalePropagation = true;
+    // Propagation row of each item id, and class id -> column of the stored scores.
+    std::map<std::int64_t, std::size_t> propRow;
+    std::vector<int> column(classes->size(), -1);
+    if (prop) {
+        for (std::size_t r = 0; r < prop->itemIds.size(); ++r)
+            propRow.emplace(prop->itemIds[r], r);
+        for (std::size_t c = 0; c < classes->size(); ++c)
+            for (std::size_t j = 0; j < prop->classes.size(); ++j)
+                if (prop->classes[j] == (*classes)[c].name)
+                    column[c] = int(j);
+    }
+    std::map<std::int64_t, CurrentLabel> labelOf;
+    for (const auto& l : *labels)
+        labelOf.emplace(l.itemId, l);
+    std::map<std::int64_t, ReviewDecision> reviewOf(reviews->begin(), reviews->end());
+    const std::size_t nc = prop ? prop->classes.size() : 0;
+    auto probabilityOf = [&](std::size_t row, int cls) -> std::optional<float> {
+        if (!prop || cls < 0 || column[std::size_t(cls)] < 0)
+            return std::nullopt;
+        double sum = 0;
+        for (std::size_t j = 0; j < nc; ++j)
+            sum += prop->scores[row * nc + j];
+        if (!(sum > 0))
+            return std::nullopt;
+        return float(prop->scores[row * nc + std::size_t(column[std::size_t(cls)])] / sum);
+    };
+
+    std::vector<ExportRow> rows;
+    for (const auto& item : *items) {
+        ExportRow row{item.id, item.path, {}, {}, std::nullopt, false};
+        const auto pr = propRow.find(item.id);
+        const auto l = labelOf.find(item.id);
+        if (l != labelOf.end()) {
+            const auto src = l->second.source;
+            if (src == LabelSource::Imported && !options.includeImported)
+                continue;
+            if (src == LabelSource::Accepted && options.level == ExportLevel::Human)
+                continue;
+            row.label = (*classes)[std::size_t(l->second.classId)].name;
+            row.source = std::string(labelSourceName(src));
+            if (pr != propRow.end()) {
+                row.confidence = probabilityOf(pr->second, l->second.classId);
+                // Flagged: the propagation judged this very label wrong, and nobody reviewed it since.
+                const int judged = prop->given[pr->second];
+                const bool sameLabel = judged >= 0 && judged == column[std::size_t(l->second.classId)];
+                row.flagged = sameLabel && prop->flagged[pr->second] && !reviewOf.contains(item.id);
+            }
+            (src == LabelSource::Human || src == LabelSource::Bulk ? report.human
+             : src == LabelSource::Imported                         ? report.imported
+                                                                    : report.fixed)++;
+        } else {
+            if (options.level != ExportLevel::Pseudo || pr == propRow.end())
+                continue;
+            const int predicted = prop->predicted[pr->second];
+            const float confidence = prop->confidence[pr->second];
+            if (predicted < 0 || confidence < options.pseudoThreshold)
+                continue;
+            // Stored predictions index the propagation's class list.
+            row.label = prop->classes[std::size_t(predicted)];
+            row.source = "pseudo";
+            row.confidence = confidence;
+            ++report.pseudo;
+        }
+        if (row.flagged) {
+            if (options.flagged == FlaggedPolicy::Drop) {
+                ++report.flaggedDropped;
+                continue;
+            }
+            if (options.flagged == FlaggedPolicy::Keep)
+                row.flagged = false;
+            else
+                ++report.flaggedMarked;
+        }
+        rows.push_back(std::move(row));
+    }
+    report.written = std::int64_t(rows.size());
+
+    switch (options.format) {
+    case ExportFormat::Csv: {
+        std::string text = "path,label,source,confidence,flagged\n";
+        for (const auto& r : rows)
+            text += csvLine({r.path, r.label, r.source, formatConfidence(r.confidence), r.flagged ? "1" : "0"});
+        if (auto w = writeFileAtomically(out, text); !w)
+            return std::unexpected(w.error());
+        break;
+    }
+    case ExportFormat::Json: {
+        nlohmann::json doc;
+        doc["format"] = "labelprop-labels";
+        doc["version"] = 1;
+        doc["root"] = info->root;
+        nlohmann::json names = nlohmann::json::array();
+        for (const auto& c : *classes)
+            names.push_back(c.name);
+        doc["classes"] = names;
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& r : rows) {
+            nlohmann::json it{{"path", r.path}, {"label", r.label}, {"source", r.source}, {"flagged", r.flagged}};
+            it["confidence"] = r.confidence ? nlohmann::json(std::round(double(*r.confidence) * 1e4) / 1e4)
+                                            : nlohmann::json(nullptr);
+            list.push_back(std::move(it));
+        }
+        doc["items"] = std::move(list);
+        std::string text;
+        try {
+            text = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::strict) + "\n";
+        } catch (const nlohmann::json::exception& e) {
+            return fail(out + ": cannot write JSON (" + e.what() + "); a path or class name is not valid UTF-8");
+        }
+        if (auto w = writeFileAtomically(out, text); !w)
+            return std::unexpected(w.error());
+        break;
+    }
+    case ExportFormat::ImageFolder:
+        if (auto w = writeImageFolder(store, rows, out, options.link, report); !w)
+            return std::unexpected(w.error());
+        report.written -= report.missingSkipped;
+        break;
+    }
+    return report;
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>> parseLabelsJson(std::string_view text, const std::string& file)
+{
+    nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (doc.is_discarded())
+        return fail(file + ": not valid JSON");
+    if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array())
+        return fail(file + ": expected an object with an \"items\" array (the format 'project export --format json' "
+                           "writes)");
+    std::vector<std::pair<std::string, std::string>> rows;
+    const auto& list = doc["items"];
+    rows.reserve(list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        const auto& it = list[i];
+        if (!it.is_object() || !it.contains("path") || !it["path"].is_string())
+            return fail(file + ": items[" + std::to_string(i) + "] needs a string \"path\"");
+        if (!it.contains("label") || !(it["label"].is_string() || it["label"].is_null()))
+            return fail(file + ": items[" + std::to_string(i) + "] needs a string \"label\" (or null)");
+        rows.emplace_back(it["path"].get<std::string>(), it["label"].is_null() ? std::string()
+                                                                               : it["label"].get<std::string>());
+    }
+    return rows;
+}
+
+} // namespace labelprop
