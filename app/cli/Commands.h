@@ -15,5 +15,6 @@ int runKnn(const std::vector<std::string>& args);
 int runSuggest(const std::vector<std::string>& args);
 int runSimulate(const std::vector<std::string>& args);
 int runDemo(const std::vector<std::string>& args);
+int runProject(const std::vector<std::string>& args);
 
 } // namespace labelprop::cli

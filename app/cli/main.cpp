@@ -29,6 +29,8 @@ constexpr Subcommand kSubcommands[] = {
     {"simulate", "the paper's experiments with a simulated annotator; CSV tables and PNG plots",
      labelprop::cli::runSimulate},
     {"demo", "run the whole pipeline on Fashion-MNIST (the built-in demo)", labelprop::cli::runDemo},
+    {"project", "a labeling project file: create, label, undo, status, propagate, audit, export (see project --help)",
+     labelprop::cli::runProject},
 };
 
 void printUsage(std::ostream& out)
