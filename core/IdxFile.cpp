@@ -80,8 +80,14 @@ Expected<IdxHeader> parseIdxHeader(std::span<const std::uint8_t> bytes, int ndim
         // Saturate: three dims of up to 2^30 can overflow 64 bits; anything past 2^36 is refused.
         total = (v != 0 && total > (std::uint64_t(1) << 40) / v) ? (std::uint64_t(1) << 40) : total * v;
     }
-    if (total > (std::uint64_t(1) << 36))
-        return fail(name + ": IDX array of " + std::to_string(total) + " bytes is too large");
+    constexpr std::uint64_t kMaxBytes = std::uint64_t(1) << 36;
+    if (total > kMaxBytes) {
+        std::string dims;
+        for (const auto d : h.dims)
+            dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+        return fail(name + ": IDX dims " + dims + " ask for more than " + std::to_string(kMaxBytes)
+                    + " bytes; the file is corrupt");
+    }
     if (ndims == 3 && (h.dims[1] == 0 || h.dims[2] == 0))
         return fail(name + ": IDX images have size " + std::to_string(h.dims[1]) + "x" + std::to_string(h.dims[2])
                     + "; the file is corrupt");

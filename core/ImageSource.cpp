@@ -10,9 +10,11 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <system_error>
@@ -44,6 +46,52 @@ bool isHidden(const fs::path& p)
 std::string plural(std::size_t n, std::string_view word)
 {
     return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+// `text` with every byte that is not part of valid UTF-8 written as \xNN, so that a warning about
+// a badly named file is itself valid UTF-8.
+std::string printable(std::string_view text)
+{
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const std::size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (i + len <= text.size() && isValidUtf8(text.substr(i, len))) {
+            out += text.substr(i, len);
+            i += len;
+        } else {
+            constexpr char kHex[] = "0123456789ABCDEF";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+            ++i;
+        }
+    }
+    return out;
+}
+
+// Why a path that is not a regular file cannot be read as an image, or empty if it is one.
+std::string notRegularFileReason(const fs::path& p)
+{
+    std::error_code ec;
+    const auto st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) {
+        std::error_code lec;
+        if (fs::is_symlink(fs::symlink_status(p, lec)))
+            return "broken symbolic link (its target is missing)";
+        return "file not found";
+    }
+    if (fs::is_regular_file(st))
+        return {};
+    if (fs::is_directory(st))
+        return "is a folder, not an image file";
+    if (fs::is_fifo(st))
+        return "is a FIFO (named pipe), not an image file; it is not read";
+    if (fs::is_socket(st))
+        return "is a socket, not an image file";
+    if (fs::is_block_file(st) || fs::is_character_file(st))
+        return "is a device, not an image file";
+    return "not a regular file";
 }
 
 // ---- folder scanning ----------------------------------------------------------------------------
@@ -84,13 +132,23 @@ void scanImages(const fs::path& dir, const fs::path& rel, std::set<std::string>&
             const fs::path& p = it->path();
             if (isHidden(p))
                 continue;
+            const std::string name = p.filename().string();
             std::error_code sec;
-            const auto st = fs::status(p, sec); // follows symlinks; a broken link is skipped
-            if (sec)
+            const auto st = fs::status(p, sec); // follows symlinks
+            if (!sec && fs::is_directory(st)) {
+                if (!isValidUtf8(name))
+                    warnings.push_back(printable(p.string()) + ": folder name is not valid UTF-8; skipped (rename it)");
+                else
+                    subdirs.emplace_back(p, currentRel / p.filename());
                 continue;
-            if (fs::is_directory(st))
-                subdirs.emplace_back(p, currentRel / p.filename());
-            else if (fs::is_regular_file(st) && hasImageExtension(p.filename().string()))
+            }
+            if (!hasImageExtension(name))
+                continue;
+            if (sec || !fs::is_regular_file(st))
+                warnings.push_back(printable(p.string()) + ": " + notRegularFileReason(p) + "; skipped");
+            else if (!isValidUtf8(name))
+                warnings.push_back(printable(p.string()) + ": file name is not valid UTF-8; skipped (rename it)");
+            else
                 out.push_back((currentRel / p.filename()).generic_string());
         }
         if (ec)
@@ -106,12 +164,9 @@ void scanImages(const fs::path& dir, const fs::path& rel, std::set<std::string>&
 
 Expected<std::vector<unsigned char>> readWholeFile(const std::string& path)
 {
-    std::error_code ec;
-    const auto st = fs::status(path, ec);
-    if (ec || !fs::exists(st))
-        return fail(path + ": file not found");
-    if (!fs::is_regular_file(st))
-        return fail(path + ": not a regular file");
+    // Checked before opening: opening a FIFO would block until a writer appears.
+    if (const std::string reason = notRegularFileReason(path); !reason.empty())
+        return fail(path + ": " + reason);
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         const int err = errno;
@@ -124,6 +179,9 @@ Expected<std::vector<unsigned char>> readWholeFile(const std::string& path)
         return fail(path + ": cannot read the file size");
     if (size == 0)
         return fail(path + ": the file is empty (0 bytes)");
+    if (size > kMaxImageFileBytes)
+        return fail(path + ": the file has " + std::to_string(size) + " bytes, more than the limit of "
+                    + std::to_string(kMaxImageFileBytes) + " for one image; convert it to a smaller image first");
     std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
     if (!in.read(reinterpret_cast<char*>(bytes.data()), size))
         return fail(path + ": read error");
@@ -210,7 +268,7 @@ Expected<std::unique_ptr<ImageSource>> openImageFolder(const std::string& path)
     fs::directory_iterator it(path, fs::directory_options::none, ec);
     if (ec)
         return fail(path + ": cannot list the folder (" + ec.message() + ")");
-    std::vector<std::string> classDirs;
+    std::vector<std::string> classDirs, warnings;
     std::size_t topLevelImages = 0;
     for (const fs::directory_iterator end; it != end; it.increment(ec)) {
         if (ec)
@@ -221,13 +279,16 @@ Expected<std::unique_ptr<ImageSource>> openImageFolder(const std::string& path)
         const auto st = fs::status(it->path(), sec);
         if (sec)
             continue;
-        if (fs::is_directory(st))
-            classDirs.push_back(it->path().filename().string());
-        else if (fs::is_regular_file(st) && hasImageExtension(it->path().filename().string()))
+        const std::string name = it->path().filename().string();
+        if (fs::is_directory(st) && !isValidUtf8(name))
+            warnings.push_back(printable(it->path().string())
+                               + ": class folder name is not valid UTF-8; skipped (rename it)");
+        else if (fs::is_directory(st))
+            classDirs.push_back(name);
+        else if (fs::is_regular_file(st) && hasImageExtension(name))
             ++topLevelImages;
     }
     std::sort(classDirs.begin(), classDirs.end());
-    std::vector<std::string> warnings;
     if (topLevelImages > 0)
         warnings.push_back(path + ": " + plural(topLevelImages, "image")
                            + " directly in the folder ignored; an image folder holds <class>/<image> files");
@@ -622,16 +683,143 @@ Expected<cv::Mat> toEightBit(const cv::Mat& image, const std::string& path)
     return m;
 }
 
-Expected<cv::Mat> decodeImageFile(const std::string& path)
+namespace {
+
+std::uint32_t bigEndian(std::span<const std::uint8_t> b, std::size_t at, int bytes)
+{
+    std::uint32_t v = 0;
+    for (int k = 0; k < bytes; ++k)
+        v = (v << 8) | b[at + std::size_t(k)];
+    return v;
+}
+
+std::uint32_t littleEndian(std::span<const std::uint8_t> b, std::size_t at, int bytes)
+{
+    std::uint32_t v = 0;
+    for (int k = bytes - 1; k >= 0; --k)
+        v = (v << 8) | b[at + std::size_t(k)];
+    return v;
+}
+
+std::optional<ImageDimensions> jpegDimensions(std::span<const std::uint8_t> b)
+{
+    std::size_t i = 2; // after FF D8
+    while (i + 4 <= b.size()) {
+        if (b[i] != 0xff)
+            return std::nullopt;
+        const std::uint8_t marker = b[i + 1];
+        if (marker == 0xff) { // fill byte
+            ++i;
+            continue;
+        }
+        if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { // no length field
+            i += 2;
+            continue;
+        }
+        const std::size_t length = bigEndian(b, i + 2, 2);
+        const bool sof = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+        if (sof) {
+            if (i + 9 > b.size())
+                return std::nullopt;
+            return ImageDimensions{std::int64_t(bigEndian(b, i + 7, 2)), std::int64_t(bigEndian(b, i + 5, 2)), true};
+        }
+        if (length < 2 || marker == 0xd9 || marker == 0xda) // end of image or start of scan before any SOF
+            return std::nullopt;
+        i += 2 + length;
+    }
+    return std::nullopt;
+}
+
+std::optional<ImageDimensions> tiffDimensions(std::span<const std::uint8_t> b)
+{
+    const bool little = b[0] == 'I';
+    const auto get = [&](std::size_t at, int bytes) {
+        return little ? littleEndian(b, at, bytes) : bigEndian(b, at, bytes);
+    };
+    const std::size_t ifd = get(4, 4);
+    if (ifd + 2 > b.size() || ifd < 8)
+        return std::nullopt;
+    const std::size_t count = get(ifd, 2);
+    std::int64_t width = -1, height = -1;
+    for (std::size_t e = 0; e < count && ifd + 2 + 12 * (e + 1) <= b.size(); ++e) {
+        const std::size_t at = ifd + 2 + 12 * e;
+        const auto tag = get(at, 2), type = get(at + 2, 2);
+        if (tag != 256 && tag != 257)
+            continue;
+        const std::int64_t v = type == 3 ? get(at + 8, 2) : type == 4 ? get(at + 8, 4) : -1;
+        (tag == 256 ? width : height) = v;
+    }
+    if (width < 0 || height < 0)
+        return std::nullopt;
+    return ImageDimensions{width, height, false};
+}
+
+} // namespace
+
+std::optional<ImageDimensions> readImageDimensions(std::span<const std::uint8_t> b)
+{
+    const auto startsWith = [&](std::string_view magic, std::size_t at = 0) {
+        return b.size() >= at + magic.size() && std::equal(magic.begin(), magic.end(), b.begin() + std::ptrdiff_t(at),
+            [](char m, std::uint8_t c) { return std::uint8_t(m) == c; });
+    };
+    if (startsWith("\x89PNG\r\n\x1a\n") && startsWith("IHDR", 12) && b.size() >= 24)
+        return ImageDimensions{std::int64_t(bigEndian(b, 16, 4)), std::int64_t(bigEndian(b, 20, 4)), false};
+    if (startsWith("\xff\xd8"))
+        return jpegDimensions(b);
+    if (startsWith("BM") && b.size() >= 26) {
+        if (littleEndian(b, 14, 4) == 12) // BITMAPCOREHEADER: 16-bit sizes
+            return ImageDimensions{std::int64_t(littleEndian(b, 18, 2)), std::int64_t(littleEndian(b, 20, 2)), false};
+        const auto w = std::int32_t(littleEndian(b, 18, 4)), h = std::int32_t(littleEndian(b, 22, 4));
+        return ImageDimensions{std::abs(std::int64_t(w)), std::abs(std::int64_t(h)), false};
+    }
+    if (startsWith("RIFF") && startsWith("WEBP", 8) && b.size() >= 30) {
+        if (startsWith("VP8 ", 12))
+            return ImageDimensions{std::int64_t(littleEndian(b, 26, 2) & 0x3fff),
+                                   std::int64_t(littleEndian(b, 28, 2) & 0x3fff), false};
+        if (startsWith("VP8L", 12)) {
+            const std::uint32_t bits = littleEndian(b, 21, 4);
+            return ImageDimensions{std::int64_t(bits & 0x3fff) + 1, std::int64_t((bits >> 14) & 0x3fff) + 1, false};
+        }
+        if (startsWith("VP8X", 12))
+            return ImageDimensions{std::int64_t(littleEndian(b, 24, 3)) + 1, std::int64_t(littleEndian(b, 27, 3)) + 1,
+                                   false};
+        return std::nullopt;
+    }
+    if ((startsWith("II*") && startsWith(std::string_view("\0", 1), 3)) || startsWith(std::string_view("MM\0*", 4)))
+        return b.size() >= 8 ? tiffDimensions(b) : std::nullopt;
+    return std::nullopt;
+}
+
+Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixels)
 {
     auto bytes = readWholeFile(path);
     if (!bytes)
         return std::unexpected(bytes.error());
+    int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
+    if (const auto dims = readImageDimensions(*bytes)) {
+        std::int64_t pixels = 0;
+        if (__builtin_mul_overflow(dims->width, dims->height, &pixels))
+            pixels = std::numeric_limits<std::int64_t>::max();
+        int reduction = 1;
+        if (dims->isJpeg) { // libjpeg decodes at 1/2, 1/4 or 1/8 scale for little more than the cost of the output
+            while (reduction < 8 && pixels / (std::int64_t(reduction) * reduction) > maxPixels)
+                reduction *= 2;
+        }
+        if (pixels / (std::int64_t(reduction) * reduction) > maxPixels)
+            return fail(path + ": the image is " + std::to_string(dims->width) + " x " + std::to_string(dims->height)
+                        + " pixels (" + std::to_string(pixels) + "), more than the limit of " + std::to_string(maxPixels)
+                        + " pixels for one image; scale it down first (e.g. to 4096 pixels on the long side)");
+        if (reduction > 1)
+            flags = reduction == 2 ? cv::IMREAD_REDUCED_COLOR_2 : reduction == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                                                                                 : cv::IMREAD_REDUCED_COLOR_8;
+    }
     cv::Mat decoded;
     try {
-        decoded = cv::imdecode(*bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+        decoded = cv::imdecode(*bytes, flags);
     } catch (const cv::Exception& e) {
         return fail(path + ": cannot decode the image (" + e.msg + ")");
+    } catch (const std::bad_alloc&) {
+        return fail(path + ": not enough memory to decode the image");
     }
     if (decoded.empty())
         return fail(path + ": cannot decode the image; the file is corrupt or not in a supported format");

@@ -12,8 +12,10 @@
 #include <opencv2/core.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +44,8 @@ public:
     // Item i (i < size()); the reference stays valid for the source's lifetime.
     [[nodiscard]] virtual const Item& item(std::size_t i) const = 0;
     // Decodes item i to an 8-bit image with 1 (gray) or 3 (BGR) channels: 16-bit and float images
-    // are scaled, alpha is dropped. An empty, missing, corrupt or unsupported file gives an error
-    // naming its path; i >= size() is an error too.
+    // are scaled, alpha is dropped. An empty, missing, corrupt or unsupported file, or one over the
+    // size limits (see decodeImageFile), gives an error naming its path; i >= size() is an error too.
     [[nodiscard]] virtual Expected<cv::Mat> decode(std::size_t i) const = 0;
     // The size every image has, when the source guarantees one (IDX: 28x28 for MNIST).
     [[nodiscard]] virtual std::optional<cv::Size> fixedImageSize() const { return std::nullopt; }
@@ -65,13 +67,40 @@ protected:
 //   - Folder otherwise (all images below `path`, unlabeled).
 // Folder scans recurse, follow directory symlinks but visit each real folder once (so symlink
 // loops are safe), skip hidden entries (names starting with '.'), and sort items by relative path.
-// A source with no items is an error.
+// File names are bytes: any valid UTF-8 name (e.g. "café_猫.png") is an item whose path round-trips
+// through items.csv. A file or folder whose name is not valid UTF-8 (e.g. "\xff\xfe.png") is skipped
+// with a warning that shows the bad bytes as \xNN: items.csv is UTF-8 and could not hold its path.
+// Entries with an image extension that are not regular files (a FIFO, socket or device, a broken
+// symbolic link) are skipped with a warning giving the reason; they are never opened. Two files
+// with the same bytes are two items. A source with no items is an error.
 [[nodiscard]] Expected<std::unique_ptr<ImageSource>> openImageSource(const std::string& path,
                                                                      SourceKind kind = SourceKind::Auto);
 
+// Decoding limits. A file larger than kMaxImageFileBytes is refused before it is read. An image
+// whose header (PNG, JPEG, BMP, WebP, TIFF) claims more than kMaxImagePixels pixels is refused
+// before it is decoded, with a message naming the file, its size and the limit; a JPEG is decoded
+// at 1/2, 1/4 or 1/8 scale instead when that brings it under the limit. 2^26 pixels (8192 x 8192)
+// cost at most 192 MB as 8-bit BGR (512 MB as 16-bit RGBA while decoding). A header we cannot
+// read leaves the check to OpenCV (CV_IO_MAX_IMAGE_PIXELS, 2^30 pixels by default).
+inline constexpr std::int64_t kMaxImageFileBytes = std::int64_t(1) << 30;
+inline constexpr std::int64_t kMaxImagePixels = std::int64_t(1) << 26;
+
+// An image's size as its header states it, read without decoding.
+struct ImageDimensions {
+    std::int64_t width = 0;
+    std::int64_t height = 0;
+    bool isJpeg = false;
+};
+// Reads width and height from the first bytes of a PNG, JPEG, BMP, WebP or TIFF file (the whole
+// file may be passed); nullopt for other formats or a header too short or malformed to tell.
+[[nodiscard]] std::optional<ImageDimensions> readImageDimensions(std::span<const std::uint8_t> bytes);
+
 // Reads and decodes one image file into an 8-bit 1- or 3-channel (BGR) image, as decode() does.
-// EXIF orientation is applied. Errors name `path`.
-[[nodiscard]] Expected<cv::Mat> decodeImageFile(const std::string& path);
+// EXIF orientation is applied. CMYK JPEGs come back as BGR, palette and gray+alpha PNGs as BGR.
+// Errors name `path`: a missing file, a folder, a FIFO (never opened, so never waited on), a
+// broken symbolic link, an empty or corrupt file, or an image over the limits above (`maxPixels`
+// replaces kMaxImagePixels, for tests).
+[[nodiscard]] Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixels = kMaxImagePixels);
 
 // Converts a decoded image of any depth and 1..4 channels to 8-bit gray or BGR: 16-bit values are
 // divided by 257, float values are taken as [0, 1]; alpha is dropped, a gray+alpha image keeps its

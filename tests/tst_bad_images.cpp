@@ -1,0 +1,410 @@
+// Bad image inputs through ImageSource: unusual layouts (CMYK JPEG, 16-bit, gray+alpha, palette),
+// images over the pixel limit, non-UTF-8 and unicode file names, duplicate files, and paths that
+// are not regular files (FIFO, folder, broken link). Each is decoded or refused with a message
+// naming the file; nothing hangs, crashes or allocates gigabytes.
+
+#include "core/Csv.h"
+#include "core/ImageSource.h"
+#include "core/NpyFile.h"
+
+#include "TestSupport.h"
+
+#include <QTest>
+
+#include <opencv2/imgcodecs.hpp>
+#include <zlib.h>
+
+#include <sys/stat.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+
+using namespace labelprop;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kImages = fs::path(LABELPROP_SOURCE_DIR) / "tests/data/images";
+
+void writeBytes(const fs::path& path, std::string_view bytes)
+{
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!out)
+        qFatal("cannot write %s", path.string().c_str());
+}
+
+void writeImage(const fs::path& path, const cv::Mat& image)
+{
+    fs::create_directories(path.parent_path());
+    if (!cv::imwrite(path.string(), image))
+        qFatal("cannot write %s", path.string().c_str());
+}
+
+std::string chunk(std::string_view type, std::string_view data)
+{
+    std::string c;
+    for (const std::uint32_t v : {std::uint32_t(data.size())})
+        for (int s = 24; s >= 0; s -= 8)
+            c += char((v >> s) & 0xff);
+    std::string body = std::string(type) + std::string(data);
+    c += body;
+    const auto crc = std::uint32_t(::crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size())));
+    for (int s = 24; s >= 0; s -= 8)
+        c += char((crc >> s) & 0xff);
+    return c;
+}
+
+std::string be32(std::uint32_t v)
+{
+    return {char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)};
+}
+
+// A valid 8-bit gray PNG of w x h black pixels, deflated row by row (a 30000 x 30000 image is
+// about 0.9 MB and never exists uncompressed in memory).
+std::string uniformPng(std::uint32_t w, std::uint32_t h)
+{
+    std::string ihdr = be32(w) + be32(h) + std::string("\x08\x00\x00\x00\x00", 5);
+    z_stream z{};
+    deflateInit(&z, 9);
+    std::vector<unsigned char> row(std::size_t(w) + 1, 0), out(1 << 20);
+    std::string idat;
+    for (std::uint32_t y = 0; y < h; ++y) {
+        z.next_in = row.data();
+        z.avail_in = uInt(row.size());
+        const int flush = y + 1 == h ? Z_FINISH : Z_NO_FLUSH;
+        do {
+            z.next_out = out.data();
+            z.avail_out = uInt(out.size());
+            deflate(&z, flush);
+            idat.append(reinterpret_cast<const char*>(out.data()), out.size() - z.avail_out);
+        } while (z.avail_out == 0);
+    }
+    deflateEnd(&z);
+    return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", idat) + chunk("IEND", "");
+}
+
+bool contains(const std::string& text, std::string_view part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+QStringList warningsOf(const ImageSource& s)
+{
+    QStringList w;
+    for (const auto& line : s.warnings())
+        w << QString::fromStdString(line);
+    return w;
+}
+
+bool anyWarning(const ImageSource& s, std::string_view a, std::string_view b = {})
+{
+    for (const auto& w : s.warnings())
+        if (contains(w, a) && contains(w, b))
+            return true;
+    return false;
+}
+
+} // namespace
+
+class TestBadImages : public QObject {
+    Q_OBJECT
+
+private slots:
+    void layouts_data();
+    void layouts();
+    void headerDimensions_data();
+    void headerDimensions();
+    void hugePngIsRefused();
+    void pixelLimit();
+    void hugeFileIsRefused();
+    void fileNames();
+    void duplicates();
+    void notRegularFiles();
+};
+
+void TestBadImages::layouts_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<int>("type");
+    QTest::addColumn<int>("width");
+    QTest::addColumn<int>("height");
+    QTest::addColumn<int>("x");
+    QTest::addColumn<QList<int>>("pixel"); // B, G, R or gray at (x, 0)
+    QTest::addColumn<int>("tolerance");
+    // tests/data/images/README.md says how each file was made.
+    QTest::newRow("cmyk jpeg (red ink)") << "cmyk.jpg" << CV_8UC3 << 16 << 16 << 0 << QList<int>{0, 0, 255} << 8;
+    QTest::newRow("16-bit gray tiff") << "gray16.tif" << CV_8UC1 << 5 << 4 << 1 << QList<int>{10} << 0;
+    QTest::newRow("gray+alpha png") << "gray_alpha.png" << CV_8UC3 << 4 << 3 << 2 << QList<int>{100, 100, 100} << 0;
+    QTest::newRow("palette png, red") << "palette.png" << CV_8UC3 << 4 << 4 << 0 << QList<int>{0, 0, 255} << 0;
+    QTest::newRow("palette png, green") << "palette.png" << CV_8UC3 << 4 << 4 << 1 << QList<int>{0, 255, 0} << 0;
+    QTest::newRow("16-bit BGR png") << "@bgr16.png" << CV_8UC3 << 3 << 2 << 0 << QList<int>{10, 20, 255} << 0;
+    QTest::newRow("16-bit BGRA png") << "@bgra16.png" << CV_8UC3 << 3 << 2 << 0 << QList<int>{10, 20, 255} << 0;
+}
+
+void TestBadImages::layouts()
+{
+    QFETCH(QString, file);
+    QFETCH(int, type);
+    QFETCH(int, width);
+    QFETCH(int, height);
+    QFETCH(int, x);
+    QFETCH(QList<int>, pixel);
+    QFETCH(int, tolerance);
+    QTemporaryDir tmp;
+    fs::path path = kImages / file.toStdString();
+    if (file.startsWith('@')) { // made here: OpenCV writes 16-bit PNGs
+        path = fs::path(tmp.path().toStdString()) / file.mid(1).toStdString();
+        const int channels = file.contains("bgra") ? 4 : 3;
+        writeImage(path, cv::Mat(height, width, CV_16UC(channels), cv::Scalar(257 * 10, 257 * 20, 65535, 0)));
+    }
+    for (const bool throughSource : {false, true}) {
+        Expected<cv::Mat> m = fail("");
+        std::unique_ptr<ImageSource> source;
+        if (throughSource) {
+            auto s = openImageSource(path.parent_path().string(), SourceKind::Folder);
+            QVERIFY2(s, s ? "" : s.error().message.c_str());
+            source = std::move(*s);
+            std::size_t i = 0;
+            while (i < source->size() && source->item(i).path != path.filename().string())
+                ++i;
+            m = source->decode(i);
+        } else {
+            m = decodeImageFile(path.string());
+        }
+        QVERIFY2(m, m ? "" : m.error().message.c_str());
+        QCOMPARE(m->type(), type);
+        QCOMPARE(m->size(), cv::Size(width, height));
+        for (int c = 0; c < int(pixel.size()); ++c) {
+            const int got = m->ptr<uchar>(0)[x * m->channels() + c];
+            QVERIFY2(std::abs(got - pixel[c]) <= tolerance,
+                     qPrintable(QStringLiteral("channel %1: %2, expected %3").arg(c).arg(got).arg(pixel[c])));
+        }
+    }
+}
+
+void TestBadImages::headerDimensions_data()
+{
+    QTest::addColumn<QString>("extension");
+    for (const char* ext : {".png", ".jpg", ".bmp", ".webp", ".tif"})
+        QTest::newRow(ext) << QString::fromLatin1(ext);
+}
+
+void TestBadImages::headerDimensions()
+{
+    QFETCH(QString, extension);
+    QTemporaryDir tmp;
+    const fs::path path = fs::path(tmp.path().toStdString()) / ("x" + extension.toStdString());
+    writeImage(path, cv::Mat(23, 37, CV_8UC3, cv::Scalar(1, 2, 3)));
+    const QByteArray bytes = test::readFile(QString::fromStdString(path.string()));
+    const auto span = std::span(reinterpret_cast<const std::uint8_t*>(bytes.constData()), std::size_t(bytes.size()));
+    const auto dims = readImageDimensions(span);
+    QVERIFY(dims);
+    QCOMPARE(dims->width, 37);
+    QCOMPARE(dims->height, 23);
+    QCOMPARE(dims->isJpeg, extension == ".jpg");
+    // Every prefix either tells the right size or nothing; none reads past the end (ASan builds).
+    for (std::size_t n = 0; n < span.size(); ++n) {
+        const auto partial = readImageDimensions(span.first(n));
+        QVERIFY(!partial || (partial->width == 37 && partial->height == 23));
+    }
+}
+
+void TestBadImages::hugePngIsRefused()
+{
+    QTemporaryDir tmp;
+    const fs::path path = fs::path(tmp.path().toStdString()) / "huge.png";
+    const std::string png = uniformPng(30000, 30000); // would decode to 900 MB (gray) or 2.7 GB (BGR)
+    QVERIFY2(png.size() < 2'000'000, std::to_string(png.size()).c_str());
+    writeBytes(path, png);
+    const auto m = decodeImageFile(path.string());
+    QVERIFY(!m);
+    QCOMPARE(QString::fromStdString(m.error().message),
+             QString::fromStdString(path.string() + ": the image is 30000 x 30000 pixels (900000000), more than the "
+                                    "limit of 67108864 pixels for one image; scale it down first (e.g. to 4096 "
+                                    "pixels on the long side)"));
+    // Through a folder source: the item is listed (the scan does not decode) and refused on decode.
+    const auto source = openImageSource(path.parent_path().string());
+    QVERIFY(source);
+    QCOMPARE((*source)->size(), std::size_t(1));
+    const auto d = (*source)->decode(0);
+    QVERIFY(!d);
+    QVERIFY(contains(d.error().message, "more than the limit"));
+
+    // A header that lies: 100000 x 100000 and no image data at all.
+    const fs::path liar = fs::path(tmp.path().toStdString()) / "liar.png";
+    writeBytes(liar, std::string("\x89PNG\r\n\x1a\n", 8)
+                         + chunk("IHDR", be32(100000) + be32(100000) + std::string("\x08\x02\x00\x00\x00", 5)));
+    const auto l = decodeImageFile(liar.string());
+    QVERIFY(!l);
+    QVERIFY2(contains(l.error().message, "100000 x 100000 pixels"), l.error().message.c_str());
+}
+
+void TestBadImages::pixelLimit()
+{
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    writeImage(root / "big.jpg", cv::Mat(300, 400, CV_8UC3, cv::Scalar(200, 100, 50)));
+    writeImage(root / "big.png", cv::Mat(300, 400, CV_8UC3, cv::Scalar(200, 100, 50)));
+    // JPEG over the limit: decoded at the largest of 1/2, 1/4, 1/8 scale that fits.
+    const auto half = decodeImageFile((root / "big.jpg").string(), 40000); // 120000 / 4 fits
+    QVERIFY2(half, half ? "" : half.error().message.c_str());
+    QCOMPARE(half->size(), cv::Size(200, 150));
+    QVERIFY(cv::norm(half->at<cv::Vec3b>(70, 100), cv::Vec3b(200, 100, 50), cv::NORM_INF) <= 3);
+    const auto eighth = decodeImageFile((root / "big.jpg").string(), 2000); // 120000 / 64 fits
+    QVERIFY(eighth);
+    QCOMPARE(eighth->size(), cv::Size(50, 38));
+    const auto tooBig = decodeImageFile((root / "big.jpg").string(), 1000); // even 1/8 is 1875 px
+    QVERIFY(!tooBig);
+    QVERIFY2(contains(tooBig.error().message, "big.jpg: the image is 400 x 300 pixels (120000), more than the limit "
+                                              "of 1000 pixels"),
+             tooBig.error().message.c_str());
+    // Other formats are refused, not scaled.
+    const auto png = decodeImageFile((root / "big.png").string(), 40000);
+    QVERIFY(!png);
+    QVERIFY(contains(png.error().message, "big.png: the image is 400 x 300 pixels"));
+    // At the limit exactly: decoded at full size.
+    const auto exact = decodeImageFile((root / "big.png").string(), 120000);
+    QVERIFY(exact);
+    QCOMPARE(exact->size(), cv::Size(400, 300));
+}
+
+void TestBadImages::hugeFileIsRefused()
+{
+    QTemporaryDir tmp;
+    const fs::path path = fs::path(tmp.path().toStdString()) / "sparse.tif";
+    writeBytes(path, "II*");
+    fs::resize_file(path, std::uintmax_t(kMaxImageFileBytes) + 1); // sparse: no disk space, nothing read
+    const auto m = decodeImageFile(path.string());
+    QVERIFY(!m);
+    QCOMPARE(QString::fromStdString(m.error().message),
+             QString::fromStdString(path.string() + ": the file has 1073741825 bytes, more than the limit of "
+                                    "1073741824 for one image; convert it to a smaller image first"));
+}
+
+void TestBadImages::fileNames()
+{
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    const cv::Mat img(6, 8, CV_8UC3, cv::Scalar(9, 8, 7));
+    writeImage(root / "café_猫.png", img);
+    writeImage(root / "ok.png", img);
+    writeImage(root / "\xff\xfe.png", img);         // not UTF-8: skipped
+    writeImage(root / "bad\xc3(dir" / "x.png", img); // folder not UTF-8: skipped
+    writeImage(root / "ünï" / "y.png", img);
+
+    const auto source = openImageSource(root.string());
+    QVERIFY2(source, source ? "" : source.error().message.c_str());
+    const ImageSource& s = **source;
+    QStringList paths;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        paths << QString::fromStdString(s.item(i).path);
+    QCOMPARE(paths, (QStringList{"café_猫.png", "ok.png", "ünï/y.png"}));
+    QVERIFY2(anyWarning(s, "\\xFF\\xFE.png: file name is not valid UTF-8; skipped (rename it)"),
+             qPrintable(warningsOf(s).join('\n')));
+    QVERIFY2(anyWarning(s, "bad\\xC3(dir: folder name is not valid UTF-8; skipped"), qPrintable(warningsOf(s).join('\n')));
+    for (const auto& w : s.warnings())
+        QVERIFY2(isValidUtf8(w), w.c_str());
+
+    // Decode, items.csv and back: the unicode path round-trips byte for byte.
+    const auto m = s.decode(0);
+    QVERIFY2(m, m ? "" : m.error().message.c_str());
+    QCOMPARE(m->size(), cv::Size(8, 6));
+    std::vector<Item> items;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        items.push_back(s.item(i));
+    const std::string itemsCsv = (root / "items.csv").string();
+    QVERIFY(writeItemsCsv(itemsCsv, items));
+    const auto back = readItemsCsv(itemsCsv);
+    QVERIFY2(back, back ? "" : back.error().message.c_str());
+    QCOMPARE(back->size(), items.size());
+    QCOMPARE((*back)[0].path, std::string("café_猫.png"));
+
+    // The same names as image-folder classes: the unicode class is a label, the bad one is skipped.
+    QTemporaryDir tmp2;
+    const fs::path root2 = tmp2.path().toStdString();
+    writeImage(root2 / "猫" / "a.png", img);
+    writeImage(root2 / "\xff" / "b.png", img);
+    const auto folder = openImageSource(root2.string());
+    QVERIFY2(folder, folder ? "" : folder.error().message.c_str());
+    QCOMPARE((*folder)->kind(), SourceKind::ImageFolder);
+    QCOMPARE((*folder)->size(), std::size_t(1));
+    QCOMPARE((*folder)->item(0).label, std::string("猫"));
+    QVERIFY(anyWarning(**folder, "\\xFF: class folder name is not valid UTF-8; skipped"));
+    // QTemporaryDir cannot remove names that are not valid in the locale's encoding.
+    fs::remove_all(root);
+    fs::remove_all(root2);
+}
+
+void TestBadImages::duplicates()
+{
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    writeImage(root / "a.png", cv::Mat(4, 4, CV_8UC1, cv::Scalar(5)));
+    fs::copy_file(root / "a.png", root / "copy of a.png");
+    fs::create_hard_link(root / "a.png", root / "hardlink.png");
+    const auto source = openImageSource(root.string());
+    QVERIFY(source);
+    QCOMPARE((*source)->size(), std::size_t(3));
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto m = (*source)->decode(i);
+        QVERIFY(m);
+        QCOMPARE(int(m->at<uchar>(3, 3)), 5);
+    }
+}
+
+void TestBadImages::notRegularFiles()
+{
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    writeImage(root / "good.png", cv::Mat(4, 4, CV_8UC1, cv::Scalar(1)));
+    QCOMPARE(::mkfifo((root / "pipe.png").c_str(), 0644), 0); // reading it would block forever
+    fs::create_symlink(root / "nowhere.png", root / "gone.png");
+    fs::create_directory(root / "folder.png");                  // a folder is scanned as a folder
+    fs::create_symlink(root / "pipe.png", root / "link-to-pipe.jpg");
+
+    const auto source = openImageSource(root.string());
+    QVERIFY2(source, source ? "" : source.error().message.c_str());
+    const ImageSource& s = **source;
+    QCOMPARE(s.size(), std::size_t(1));
+    QCOMPARE(s.item(0).path, std::string("good.png"));
+    const QString w = warningsOf(s).join('\n');
+    QVERIFY2(anyWarning(s, "pipe.png: is a FIFO (named pipe), not an image file; it is not read; skipped"), qPrintable(w));
+    QVERIFY2(anyWarning(s, "link-to-pipe.jpg: is a FIFO"), qPrintable(w));
+    QVERIFY2(anyWarning(s, "gone.png: broken symbolic link (its target is missing); skipped"), qPrintable(w));
+
+    // Direct decodes (a CSV source can list any path): an error each, at once.
+    const std::pair<const char*, const char*> cases[] = {
+        {"pipe.png", "is a FIFO (named pipe), not an image file; it is not read"},
+        {"gone.png", "broken symbolic link (its target is missing)"},
+        {"folder.png", "is a folder, not an image file"},
+        {"missing.png", "file not found"},
+    };
+    for (const auto& [name, reason] : cases) {
+        const auto m = decodeImageFile((root / name).string());
+        QVERIFY(!m);
+        QCOMPARE(QString::fromStdString(m.error().message), QString::fromStdString((root / name).string() + ": " + reason));
+    }
+    test::writeFile(QString::fromStdString((root / "list.csv").string()), "path\npipe.png\ngood.png\n");
+    const auto csv = openImageSource((root / "list.csv").string());
+    QVERIFY(csv);
+    QVERIFY(!(*csv)->decode(0));
+    QVERIFY((*csv)->decode(1));
+
+    // The other readers refuse a FIFO without opening it.
+    QCOMPARE(::mkfifo((root / "pipe.csv").c_str(), 0644), 0);
+    QCOMPARE(::mkfifo((root / "pipe.npy").c_str(), 0644), 0);
+    const auto labels = readLabelsCsv((root / "pipe.csv").string(), 10);
+    QVERIFY(!labels);
+    QVERIFY2(contains(labels.error().message, "pipe.csv: not a regular file"), labels.error().message.c_str());
+    const auto fromCsvSource = openImageSource((root / "pipe.csv").string(), SourceKind::Csv);
+    QVERIFY(!fromCsvSource);
+    const auto npy = readNpyMatrix((root / "pipe.npy").string());
+    QVERIFY(!npy);
+    QVERIFY2(contains(npy.error().message, "pipe.npy: not a regular file"), npy.error().message.c_str());
+}
+
+QTEST_GUILESS_MAIN(TestBadImages)
+#include "tst_bad_images.moc"
