@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -49,6 +50,69 @@ std::string folderName(std::string name)
         name = "_" + name;
     return name;
 }
+
+// A stored run indexed by item id, with the project's class ids mapped to its columns.
+class IndexedRun {
+public:
+    IndexedRun(const StoredPropagation* run, const std::vector<ProjectClass>& classes)
+        : run(run)
+        , m_column(classes.size(), -1)
+    {
+        if (!run)
+            return;
+        for (std::size_t r = 0; r < run->itemIds.size(); ++r)
+            m_row.emplace(run->itemIds[r], r);
+        for (std::size_t c = 0; c < classes.size(); ++c)
+            for (std::size_t j = 0; j < run->classes.size(); ++j)
+                if (run->classes[j] == classes[c].name)
+                    m_column[c] = int(j);
+    }
+
+    // The propagated probability of project class `cls` for the item.
+    [[nodiscard]] std::optional<float> probability(std::int64_t itemId, int cls) const
+    {
+        const auto r = row(itemId);
+        if (!r || cls < 0 || std::size_t(cls) >= m_column.size() || m_column[std::size_t(cls)] < 0)
+            return std::nullopt;
+        const std::size_t nc = run->classes.size();
+        double sum = 0;
+        for (std::size_t j = 0; j < nc; ++j)
+            sum += run->scores[*r * nc + j];
+        if (!(sum > 0))
+            return std::nullopt;
+        return float(run->scores[*r * nc + std::size_t(m_column[std::size_t(cls)])] / sum);
+    }
+    // True when the run flagged the item while it carried project class `cls`.
+    [[nodiscard]] bool flagged(std::int64_t itemId, int cls) const
+    {
+        const auto r = row(itemId);
+        if (!r || !run->flagged[*r] || cls < 0 || std::size_t(cls) >= m_column.size())
+            return false;
+        return run->given[*r] >= 0 && run->given[*r] == m_column[std::size_t(cls)];
+    }
+    // (class name, confidence) of the run's prediction for the item.
+    [[nodiscard]] std::optional<std::pair<std::string, float>> prediction(std::int64_t itemId) const
+    {
+        const auto r = row(itemId);
+        if (!r || run->predicted[*r] < 0)
+            return std::nullopt;
+        return std::pair(run->classes[std::size_t(run->predicted[*r])], run->confidence[*r]);
+    }
+
+    const StoredPropagation* run;
+
+private:
+    [[nodiscard]] std::optional<std::size_t> row(std::int64_t itemId) const
+    {
+        if (!run)
+            return std::nullopt;
+        const auto it = m_row.find(itemId);
+        return it == m_row.end() ? std::nullopt : std::optional<std::size_t>(it->second);
+    }
+
+    std::map<std::int64_t, std::size_t> m_row;
+    std::vector<int> m_column;
+};
 
 Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<ExportRow>& rows, const std::string& out,
                                 LinkMode link, ExportReport& report)
@@ -175,54 +239,34 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
     auto classes = store.classes();
     auto labels = store.currentLabels();
     auto reviews = store.currentReviews();
-    auto propagation = store.latestPropagation();
+    auto propagation = store.latestPropagation();            // flags: the newest run
+    auto propagated = store.latestPropagation("propagate"); // pseudo-labels: propagation only
     auto version = store.labelVersion();
     auto info = store.sourceInfo();
     for (const Error* e : {items ? nullptr : &items.error(), classes ? nullptr : &classes.error(),
                            labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error(),
                            propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error(),
+                           propagated ? nullptr : &propagated.error(),
                            info ? nullptr : &info.error()})
         if (e)
             return std::unexpected(*e);
-    if (options.level == ExportLevel::Pseudo && !*propagation)
+    if (options.level == ExportLevel::Pseudo && !*propagated)
         return fail(store.path() + ": --include pseudo needs a propagation result; run 'labelprop-cli project propagate "
                     + store.path() + "' first");
 
     ExportReport report;
-    const StoredPropagation* prop = propagation->has_value() ? &**propagation : nullptr;
-    if (prop && prop->labelVersion != *version)
+    const IndexedRun flags(propagation->has_value() ? &**propagation : nullptr, *classes);
+    const IndexedRun pseudo(propagated->has_value() ? &**propagated : nullptr, *classes);
+    if ((flags.run && flags.run->labelVersion != *version) || (pseudo.run && pseudo.run->labelVersion != *version))
         report.stalePropagation = true;
-    // Propagation row of each item id, and class id -> column of the stored scores.
-    std::map<std::int64_t, std::size_t> propRow;
-    std::vector<int> column(classes->size(), -1);
-    if (prop) {
-        for (std::size_t r = 0; r < prop->itemIds.size(); ++r)
-            propRow.emplace(prop->itemIds[r], r);
-        for (std::size_t c = 0; c < classes->size(); ++c)
-            for (std::size_t j = 0; j < prop->classes.size(); ++j)
-                if (prop->classes[j] == (*classes)[c].name)
-                    column[c] = int(j);
-    }
     std::map<std::int64_t, CurrentLabel> labelOf;
     for (const auto& l : *labels)
         labelOf.emplace(l.itemId, l);
     std::map<std::int64_t, ReviewDecision> reviewOf(reviews->begin(), reviews->end());
-    const std::size_t nc = prop ? prop->classes.size() : 0;
-    auto probabilityOf = [&](std::size_t row, int cls) -> std::optional<float> {
-        if (!prop || cls < 0 || column[std::size_t(cls)] < 0)
-            return std::nullopt;
-        double sum = 0;
-        for (std::size_t j = 0; j < nc; ++j)
-            sum += prop->scores[row * nc + j];
-        if (!(sum > 0))
-            return std::nullopt;
-        return float(prop->scores[row * nc + std::size_t(column[std::size_t(cls)])] / sum);
-    };
 
     std::vector<ExportRow> rows;
     for (const auto& item : *items) {
         ExportRow row{item.id, item.path, {}, {}, std::nullopt, false};
-        const auto pr = propRow.find(item.id);
         const auto l = labelOf.find(item.id);
         if (l != labelOf.end()) {
             const auto src = l->second.source;
@@ -232,27 +276,21 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
                 continue;
             row.label = (*classes)[std::size_t(l->second.classId)].name;
             row.source = std::string(labelSourceName(src));
-            if (pr != propRow.end()) {
-                row.confidence = probabilityOf(pr->second, l->second.classId);
-                // Flagged: the propagation judged this very label wrong, and nobody reviewed it since.
-                const int judged = prop->given[pr->second];
-                const bool sameLabel = judged >= 0 && judged == column[std::size_t(l->second.classId)];
-                row.flagged = sameLabel && prop->flagged[pr->second] && !reviewOf.contains(item.id);
-            }
+            row.confidence = pseudo.probability(item.id, l->second.classId);
+            // Flagged: the newest run judged this very label wrong, and nobody reviewed it since.
+            row.flagged = flags.flagged(item.id, l->second.classId) && !reviewOf.contains(item.id);
             (src == LabelSource::Human || src == LabelSource::Bulk ? report.human
              : src == LabelSource::Imported                         ? report.imported
                                                                     : report.fixed)++;
         } else {
-            if (options.level != ExportLevel::Pseudo || pr == propRow.end())
+            if (options.level != ExportLevel::Pseudo)
                 continue;
-            const int predicted = prop->predicted[pr->second];
-            const float confidence = prop->confidence[pr->second];
-            if (predicted < 0 || confidence < options.pseudoThreshold)
+            const auto guess = pseudo.prediction(item.id);
+            if (!guess || guess->second < options.pseudoThreshold)
                 continue;
-            // Stored predictions index the propagation's class list.
-            row.label = prop->classes[std::size_t(predicted)];
+            row.label = guess->first;
             row.source = "pseudo";
-            row.confidence = confidence;
+            row.confidence = guess->second;
             ++report.pseudo;
         }
         if (row.flagged) {
@@ -279,25 +317,26 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
         break;
     }
     case ExportFormat::Json: {
-        nlohmann::json doc;
+        nlohmann::ordered_json doc; // keys in this order, for people reading the file
         doc["format"] = "labelprop-labels";
         doc["version"] = 1;
         doc["root"] = info->root;
-        nlohmann::json names = nlohmann::json::array();
+        nlohmann::ordered_json names = nlohmann::ordered_json::array();
         for (const auto& c : *classes)
             names.push_back(c.name);
         doc["classes"] = names;
-        nlohmann::json list = nlohmann::json::array();
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
         for (const auto& r : rows) {
-            nlohmann::json it{{"path", r.path}, {"label", r.label}, {"source", r.source}, {"flagged", r.flagged}};
-            it["confidence"] = r.confidence ? nlohmann::json(std::round(double(*r.confidence) * 1e4) / 1e4)
-                                            : nlohmann::json(nullptr);
+            nlohmann::ordered_json it{{"path", r.path}, {"label", r.label}, {"source", r.source}};
+            it["confidence"] = r.confidence ? nlohmann::ordered_json(std::round(double(*r.confidence) * 1e4) / 1e4)
+                                            : nlohmann::ordered_json(nullptr);
+            it["flagged"] = r.flagged;
             list.push_back(std::move(it));
         }
         doc["items"] = std::move(list);
         std::string text;
         try {
-            text = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::strict) + "\n";
+            text = doc.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::strict) + "\n";
         } catch (const nlohmann::json::exception& e) {
             return fail(out + ": cannot write JSON (" + e.what() + "); a path or class name is not valid UTF-8");
         }

@@ -218,12 +218,13 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
             return std::unexpected(ids.error());
         newIds = std::move(*ids);
     }
-    if (!options.importLabels)
-        return report;
-
+    // Named classes exist (in their order) even when no label is imported: they are the label set.
     for (const auto& name : options.classNames)
         if (auto r = store.ensureClass(name); !r)
             return std::unexpected(r.error());
+    if (!options.importLabels)
+        return report;
+
     std::vector<std::string> names;
     for (std::size_t i = 0; i < n; ++i)
         if (!source.item(i).label.empty())

@@ -205,15 +205,16 @@ int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
     ArgumentParser parser(audit ? "project audit" : "project propagate",
                           audit ? "Judge every current label by its neighbours (a few unclamped propagation steps) and "
                                   "flag the likely wrong ones, with a suggested fix. The result is saved in the project."
-                                : "Spread the current labels to every item. Warm-starts from the last propagation "
-                                  "when the embeddings are the same. The result is saved in the project.");
+                                : "Spread the current labels to every item with a fixed number of steps (as in the "
+                                  "paper), so equal labels give equal results. The result is saved in the project.");
     addRunOptions(parser);
     if (audit) {
         parser.addOption("steps", "N", "propagation steps without clamp (odd)", "3");
     } else {
         parser.addOption("iterations", "N", "propagation steps (default: the project's setting, first 20)");
         parser.addOption("clamp", "MODE", "hard, soft:ALPHA or none (default: the project's setting)");
-        parser.addFlag("cold", "start from the labels alone, not from the last result");
+        parser.addFlag("warm", "start from the last propagation's scores (the desktop app does this after each click: "
+                               "fewer steps settle a few new labels; results then depend on the history)");
     }
     parser.addOption("output", "FILE.csv", "also write path,given,predicted,confidence,margin,issue_score,flagged",
                      std::nullopt, 'o');
@@ -273,7 +274,7 @@ int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
         options.clamp = *parseClampMode(run->settings.clamp);
         options.threads = threads;
         std::vector<float> warmStart;
-        if (!parser.flag("cold")) {
+        if (parser.flag("warm")) {
             auto last = run->store->latestPropagation("propagate");
             if (!last)
                 return reportError(last.error());
