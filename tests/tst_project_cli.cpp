@@ -1,0 +1,306 @@
+// `labelprop-cli project ...` as a user runs it, and the crash loop: a real labeling process is
+// killed (SIGKILL) at random moments many times; every label it acknowledged must be in the
+// project afterwards.
+
+#include "ProjectTestSupport.h"
+#include "TestSupport.h"
+
+#include "core/ProjectStore.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QtTest>
+
+#include <filesystem>
+#include <map>
+#include <thread>
+
+using namespace labelprop;
+using namespace labelprop::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kClasses = {"cat", "dog", "fox"};
+
+QJsonObject statusJson(const QString& project)
+{
+    const auto r = runCli({"project", "status", project, "--json", "--check"});
+    if (r.exitCode != 0)
+        qFatal("status failed: %s", qPrintable(r.err));
+    return QJsonDocument::fromJson(r.out.toUtf8()).object();
+}
+
+// Current labels as index -> class name, read through the store (read-only).
+std::map<int, std::string> storedLabels(const std::string& project)
+{
+    auto store = ProjectStore::open(project, ProjectStore::Access::ReadOnly);
+    if (!store)
+        qFatal("open: %s", store.error().message.c_str());
+    if (auto ok = (*store)->verifyDerivedState(); !ok)
+        qFatal("derived state: %s", ok.error().message.c_str());
+    auto classes = (*store)->classes();
+    auto labels = (*store)->currentLabels();
+    std::map<int, std::string> out;
+    for (const auto& l : *labels)
+        out[int(l.itemId - 1)] = (*classes)[std::size_t(l.classId)].name;
+    return out;
+}
+
+} // namespace
+
+class TestProjectCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void workflowAsAUserRunsIt()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        const auto paths = writeImageFolder(root, kClasses, 12);
+        const QString project = tmp.path() + "/pets.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--no-labels",
+                         "--encoder", "pca:8"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains("items: 36 added"));
+        QVERIFY(r.out.contains("36 encoded"));
+        auto status = statusJson(project);
+        QCOMPARE(status["labeled"].toInt(), 0);
+        QCOMPARE(status["items"].toObject()["total"].toInt(), 36);
+
+        // A typo is not a new class; --add-class makes one.
+        r = runCli({"project", "label", project, "--item", "0", "--label", "cta"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("no class named 'cta'") && r.err.contains("--add-class"), qPrintable(r.err));
+        for (std::size_t c = 0; c < kClasses.size(); ++c) {
+            r = runCli({"project", "label", project, "--item", QString::fromStdString(paths[c * 12]), "--label",
+                        QString::fromStdString(kClasses[c]), "--add-class"});
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        }
+        r = runCli({"project", "label", project, "--item", "999", "--label", "cat"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("item index 999 is out of range (the project has 36 items"), qPrintable(r.err));
+        r = runCli({"project", "label", project, "--item", "no/such.png", "--label", "cat"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("no item with the path 'no/such.png'"), qPrintable(r.err));
+
+        // A batch is one action: one undo reverts all of it.
+        writeFile(tmp.path() + "/batch.csv", "item,label\n1,cat\n13,dog\n25,fox\n");
+        r = runCli({"project", "label", project, "--batch", tmp.path() + "/batch.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(statusJson(project)["labeled"].toInt(), 6);
+        QCOMPARE(statusJson(project)["by_source"].toObject()["bulk"].toInt(), 3);
+        r = runCli({"project", "undo", project});
+        QVERIFY(r.out.contains("undone: label 3 items"));
+        QCOMPARE(statusJson(project)["labeled"].toInt(), 3);
+        r = runCli({"project", "redo", project});
+        QVERIFY(r.out.contains("redone"));
+        QCOMPARE(statusJson(project)["labeled"].toInt(), 6);
+        // A bad batch line changes nothing and names its line.
+        writeFile(tmp.path() + "/bad.csv", "item,label\n2,cat\n3,zebra\n");
+        r = runCli({"project", "label", project, "--batch", tmp.path() + "/bad.csv"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("bad.csv:3:") && r.err.contains("zebra"), qPrintable(r.err));
+        QCOMPARE(statusJson(project)["labeled"].toInt(), 6);
+
+        r = runCli({"project", "propagate", project, "-o", tmp.path() + "/result.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.contains("36 items x 8 dims (0 encoded now, 36 from the cache)"));
+        const auto rows = readCsv(tmp.path() + "/result.csv");
+        QCOMPARE(rows.size(), 37);
+        QCOMPARE(rows[0].join(','), QByteArray("path,given,predicted,confidence,margin,issue_score,flagged"));
+        int right = 0;
+        for (int i = 1; i < rows.size(); ++i)
+            right += rows[i][0].startsWith(rows[i][2]) ? 1 : 0; // folder name = class
+        QVERIFY2(right >= 33, qPrintable(QString::number(right)));
+        status = statusJson(project);
+        QCOMPARE(status["last_propagation"].toObject()["stale"].toBool(), false);
+
+        r = runCli({"project", "export", project, "--include", "pseudo:0.5", "--format", "json", "-o",
+                    tmp.path() + "/all.json"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto doc = QJsonDocument::fromJson(readFile(tmp.path() + "/all.json")).object();
+        QCOMPARE(doc["format"].toString(), QString("labelprop-labels"));
+        QVERIFY(doc["items"].toArray().size() > 20);
+
+        r = runCli({"project", "suggest", project, "--budget", "5", "-o", tmp.path() + "/next.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(readCsv(tmp.path() + "/next.csv").size(), 6);
+
+        // The audit judges a fully labeled set: label everything by its folder, one wrong.
+        QByteArray all = "item,label\n";
+        for (std::size_t i = 0; i < paths.size(); ++i)
+            all += QByteArray::fromStdString(paths[i]) + "," + (i == 20 ? "fox" : paths[i].substr(0, 3).c_str()) + "\n";
+        writeFile(tmp.path() + "/all.csv", all);
+        r = runCli({"project", "label", project, "--batch", tmp.path() + "/all.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({"project", "audit", project});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains(QString::fromStdString("20 " + paths[20] + ": labeled fox, suggested dog")), qPrintable(r.out));
+        QVERIFY(statusJson(project)["flagged"].toInt() >= 1);
+        r = runCli({"project", "export", project, "-o", tmp.path() + "/marked.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        bool marked = false;
+        for (const auto& row : readCsv(tmp.path() + "/marked.csv"))
+            marked = marked || (row[0] == QByteArray::fromStdString(paths[20]) && row[4] == "1");
+        QVERIFY(marked);
+        r = runCli({"project", "export", project, "--flagged", "drop", "-o", tmp.path() + "/dropped.csv"});
+        QVERIFY(r.out.contains("left out"));
+        QVERIFY(!readFile(tmp.path() + "/dropped.csv").contains(QByteArray::fromStdString(paths[20])));
+        // Reviewed: relabeled (an accepted fix), no longer flagged.
+        r = runCli({"project", "review", project, "--item", "20", "--decision", "relabeled", "--label", "dog"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        status = statusJson(project);
+        QCOMPARE(status["by_decision"].toObject()["relabeled"].toInt(), 1);
+        QCOMPARE(status["by_source"].toObject()["accepted"].toInt(), 1);
+        QCOMPARE(status["flagged"].toInt(), 0);
+        r = runCli({"project", "export", project, "--include", "human", "-o", tmp.path() + "/human.csv"});
+        QCOMPARE(readCsv(tmp.path() + "/human.csv").size(), 1 + 35); // the fix is not a human label
+        r = runCli({"project", "export", project, "--include", "fixed", "-o", tmp.path() + "/fixed.csv"});
+        QVERIFY(readFile(tmp.path() + "/fixed.csv").contains(QByteArray::fromStdString(paths[20]) + ",dog,accepted"));
+
+        // Usage errors exit 2; unknown subcommands list the commands.
+        QCOMPARE(runCli({"project"}).exitCode, 2);
+        r = runCli({"project", "frobnicate", project});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains("unknown command 'frobnicate'"));
+        QCOMPARE(runCli({"project", "export", project, "--include", "pseudo:2", "-o", tmp.path() + "/x.csv"}).exitCode, 1);
+    }
+
+    void damagedOrForeignFilesGiveOneClearLine_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("text") << QByteArray("hello, world\n").repeated(500) << "not a Labelprop project";
+        QTest::newRow("empty") << QByteArray() << "not a Labelprop project";
+    }
+    void damagedOrForeignFilesGiveOneClearLine()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, message);
+        QTemporaryDir tmp;
+        const QString project = tmp.path() + "/p.labelprop";
+        writeFile(project, bytes);
+        for (const QStringList& args : {QStringList{"project", "status", project},
+                                        QStringList{"project", "label", project, "--item", "0", "--label", "x"},
+                                        QStringList{"project", "export", project, "-o", tmp.path() + "/o.csv"}}) {
+            const auto r = runCli(args);
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY2(r.err.contains(message) && r.err.count('\n') == 1, qPrintable(r.err));
+        }
+        QCOMPARE(readFile(project), bytes);
+        const auto r = runCli({"project", "status", tmp.path() + "/missing.labelprop"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("no such project file; create one with"));
+    }
+
+    void secondProcessIsRefusedWhileReadersWork()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        writeImageFolder(root, kClasses, 3);
+        const QString project = tmp.path() + "/p.labelprop";
+        QCOMPARE(runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--no-embed"})
+                     .exitCode,
+                 0);
+        QProcess holder;
+        holder.start(QStringLiteral(LABELPROP_CLI), {"project", "label", project, "--stream"});
+        QVERIFY(holder.waitForStarted());
+        holder.write("0,dog\n");
+        QVERIFY(holder.waitForReadyRead(10000));
+        QCOMPARE(holder.readLine().trimmed(), QByteArray("ok 1"));
+        auto r = runCli({"project", "label", project, "--item", "1", "--label", "dog"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("open in another program (pid " + QString::number(holder.processId())
+                                + ", labelprop-cli project label since"),
+                 qPrintable(r.err));
+        r = runCli({"project", "status", project});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        holder.closeWriteChannel();
+        QVERIFY(holder.waitForFinished(10000));
+        QCOMPARE(holder.exitCode(), 0);
+        QCOMPARE(runCli({"project", "label", project, "--item", "1", "--label", "dog"}).exitCode, 0);
+    }
+
+    void crashLoopLosesNothingAcknowledged()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        writeImageFolder(root, kClasses, 20);
+        const QString project = tmp.path() + "/p.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--no-labels",
+                         "--no-embed"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(runCli({"project", "label", project, "--item", "0", "--label", "cat", "--add-class"}).exitCode, 0);
+        QCOMPARE(runCli({"project", "label", project, "--item", "1", "--label", "dog", "--add-class"}).exitCode, 0);
+        QCOMPARE(runCli({"project", "label", project, "--item", "2", "--label", "fox", "--add-class"}).exitCode, 0);
+
+        const int kills = qEnvironmentVariableIntValue("LABELPROP_CRASH_KILLS") > 0
+            ? qEnvironmentVariableIntValue("LABELPROP_CRASH_KILLS")
+            : 200;
+        auto* rng = QRandomGenerator::global();
+        std::map<int, std::string> model = storedLabels(project.toStdString()); // what must be there
+        int acknowledged = 0, lateAcks = 0, inFlightKills = 0, lost = 0;
+        for (int kill = 0; kill < kills; ++kill) {
+            QProcess p;
+            p.start(QStringLiteral(LABELPROP_CLI), {"project", "label", project, "--stream"});
+            QVERIFY(p.waitForStarted());
+            const int lines = int(rng->bounded(1, 12));
+            std::optional<std::pair<int, std::string>> inFlight;
+            for (int n = 1; n <= lines; ++n) {
+                const int item = int(rng->bounded(60));
+                const std::string label = kClasses[rng->bounded(3u)];
+                p.write(QByteArray::number(item) + "," + QByteArray::fromStdString(label) + "\n");
+                if (n == lines) {
+                    // The last line is in flight when the kill comes: right away or a moment later.
+                    inFlight = {item, label};
+                    QVERIFY(p.waitForBytesWritten(10000)); // QProcess buffers: hand the line to the pipe now
+                    // A line takes well under 1 ms here: kills land before, inside and after its commit.
+                    const auto delayUs = rng->bounded(2) ? rng->bounded(300) : rng->bounded(2500);
+                    if (delayUs > 0)
+                        std::this_thread::sleep_for(std::chrono::microseconds(delayUs));
+                    break;
+                }
+                QByteArray ack;
+                while (!ack.endsWith('\n')) {
+                    QVERIFY2(p.waitForReadyRead(10000), qPrintable(p.readAllStandardError()));
+                    ack += p.readLine();
+                }
+                QCOMPARE(ack.trimmed(), "ok " + QByteArray::number(n));
+                model[item] = label;
+                ++acknowledged;
+            }
+            p.kill(); // SIGKILL
+            QVERIFY(p.waitForFinished(10000));
+            // Acknowledged output may have arrived after the last read: count it too.
+            if (p.readAllStandardOutput().contains("ok " + QByteArray::number(lines))) {
+                model[inFlight->first] = inFlight->second;
+                ++acknowledged;
+                ++lateAcks;
+            }
+            const auto stored = storedLabels(project.toStdString());
+            // The in-flight line may or may not have landed; everything else must match exactly.
+            if (stored.contains(inFlight->first) && stored.at(inFlight->first) == inFlight->second
+                && model[inFlight->first] != inFlight->second) {
+                model[inFlight->first] = inFlight->second;
+                ++inFlightKills;
+            }
+            for (const auto& [item, label] : model)
+                if (!stored.contains(item) || stored.at(item) != label)
+                    ++lost;
+            for (const auto& [item, label] : stored)
+                if (!model.contains(item))
+                    ++lost; // a label nobody sent
+            if (lost > 0)
+                break;
+        }
+        qInfo("crash loop: %d kills, %d labels acknowledged (%d just before the kill), %d unacknowledged labels "
+              "landed, %d lost",
+              kills, acknowledged, lateAcks, inFlightKills, lost);
+        QCOMPARE(lost, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestProjectCli)
+#include "tst_project_cli.moc"
