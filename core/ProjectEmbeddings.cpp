@@ -6,8 +6,6 @@
 #include "core/ProjectStore.h"
 #include "core/SubsetSource.h"
 
-#include <xxhash.h>
-
 #include <map>
 
 namespace labelprop {
@@ -128,21 +126,19 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
         rows += cache.contains(c.hash) ? 1 : 0;
     out.x.resize(Eigen::Index(rows), dims);
     out.itemIds.reserve(rows);
-    XXH3_state_t state;
-    XXH3_64bits_reset(&state);
+    std::string identity; // (item id, content hash) of every row, hashed into the version
+    identity.reserve(rows * 24);
     for (const auto& c : candidates) {
         const auto r = cache.row(c.hash);
         if (r.empty())
             continue;
         std::copy(r.begin(), r.end(), out.x.row(Eigen::Index(out.itemIds.size())).data());
         out.itemIds.push_back(c.id);
-        XXH3_64bits_update(&state, &c.id, sizeof c.id);
-        XXH3_64bits_update(&state, c.hash.bytes.data(), c.hash.bytes.size());
+        identity.append(reinterpret_cast<const char*>(&c.id), sizeof c.id);
+        identity.append(reinterpret_cast<const char*>(c.hash.bytes.data()), c.hash.bytes.size());
     }
     out.fromCache = std::int64_t(rows) - out.encodedNow;
-    char digest[17];
-    std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(XXH3_64bits_digest(&state)));
-    out.version = out.encoderId + "#" + digest;
+    out.version = out.encoderId + "#" + hashText(identity).hex().substr(0, 16);
     return out;
 }
 

@@ -87,10 +87,9 @@ CREATE TABLE encoder_states(
     saved_ms INTEGER NOT NULL
 );
 
--- The latest propagation or audit; arrays are little-endian blobs aligned to item_ids.
+-- The latest propagation and the latest audit; arrays are little-endian blobs aligned to item_ids.
 CREATE TABLE propagation(
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    kind TEXT NOT NULL,
+    kind TEXT PRIMARY KEY,             -- 'propagate' or 'audit'
     time_ms INTEGER NOT NULL,
     settings TEXT NOT NULL,            -- JSON
     embedding_version TEXT NOT NULL,

@@ -1021,9 +1021,9 @@ Expected<void> ProjectStore::savePropagation(const StoredPropagation& r)
         || r.issueScore.size() != n || r.given.size() != n || r.flagged.size() != n || r.suggested.size() != n)
         return fail("internal error: propagation arrays do not match " + std::to_string(n) + " items");
     auto st = m_db->prepare(
-        "INSERT OR REPLACE INTO propagation(id, kind, time_ms, settings, embedding_version, label_version, seconds, "
+        "INSERT OR REPLACE INTO propagation(kind, time_ms, settings, embedding_version, label_version, seconds, "
         "classes, item_ids, scores, predicted, confidence, margin, issue_score, given, flagged, suggested) "
-        "VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
     if (!st)
         return std::unexpected(st.error());
     st->bind(1, r.kind).bind(2, r.timeMs).bind(3, r.settings).bind(4, r.embeddingVersion).bind(5, r.labelVersion);
@@ -1034,13 +1034,16 @@ Expected<void> ProjectStore::savePropagation(const StoredPropagation& r)
     return st->run("saving the propagation result");
 }
 
-Expected<std::optional<StoredPropagation>> ProjectStore::latestPropagation() const
+Expected<std::optional<StoredPropagation>> ProjectStore::latestPropagation(std::optional<std::string_view> kind) const
 {
-    auto st = m_db->prepare("SELECT kind, time_ms, settings, embedding_version, label_version, seconds, classes, "
-                            "item_ids, scores, predicted, confidence, margin, issue_score, given, flagged, suggested "
-                            "FROM propagation WHERE id = 1");
+    const std::string select = "SELECT kind, time_ms, settings, embedding_version, label_version, seconds, classes, "
+                               "item_ids, scores, predicted, confidence, margin, issue_score, given, flagged, suggested "
+                               "FROM propagation ";
+    auto st = m_db->prepare(select + (kind ? "WHERE kind = ?1" : "ORDER BY time_ms DESC, kind LIMIT 1"));
     if (!st)
         return std::unexpected(st.error());
+    if (kind)
+        st->bind(1, *kind);
     auto row = st->step("reading the propagation result");
     if (!row)
         return std::unexpected(row.error());

@@ -231,7 +231,11 @@ public:
     [[nodiscard]] Expected<void> saveSettings(const ProjectSettings& settings);
     [[nodiscard]] Expected<std::optional<std::string>> encoderState(std::string_view encoderSpec) const;
     [[nodiscard]] Expected<void> saveEncoderState(std::string_view encoderSpec, std::string_view state);
-    [[nodiscard]] Expected<std::optional<StoredPropagation>> latestPropagation() const;
+    // The latest result of `kind` ("propagate" or "audit"), or the newer of the two when no kind
+    // is given; nullopt when there is none.
+    [[nodiscard]] Expected<std::optional<StoredPropagation>>
+    latestPropagation(std::optional<std::string_view> kind = std::nullopt) const;
+    // Replaces the stored result of the same kind.
     [[nodiscard]] Expected<void> savePropagation(const StoredPropagation& result);
 
     // The schema version this build writes and the newest it can read.
