@@ -7,6 +7,7 @@
 #include "core/SubsetSource.h"
 
 #include <map>
+#include <set>
 
 namespace labelprop {
 
@@ -85,11 +86,19 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     EmbeddingCache cache = EmbeddingCache::load(store.cacheFolder(), out.encoderId);
     if (!cache.loadWarning().empty())
         out.warnings.push_back(cache.loadWarning());
+    // Items an encoder could not read are marked unreadable in the project (when it is writable).
+    std::vector<ContentHash> failedHashes;
     if (fitted) {
         // Fitting embedded every candidate already (in subset order = candidate order).
         std::vector<ContentHash> hashes;
         for (const auto k : fitted->encoded.sourceIndices)
             hashes.push_back(candidates[k].hash);
+        std::vector<char> ok(candidates.size(), 0);
+        for (const auto k : fitted->encoded.sourceIndices)
+            ok[k] = 1;
+        for (std::size_t k = 0; k < candidates.size(); ++k)
+            if (!ok[k])
+                failedHashes.push_back(candidates[k].hash);
         if (auto r = cache.add(hashes, fitted->encoded.embeddings); !r)
             return std::unexpected(r.error());
         out.encodedNow = std::int64_t(hashes.size());
@@ -109,8 +118,14 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
             if (!encoded)
                 return std::unexpected(encoded.error());
             std::vector<ContentHash> hashes;
-            for (const auto k : encoded->sourceIndices)
+            std::vector<char> ok(missing.size(), 0);
+            for (const auto k : encoded->sourceIndices) {
                 hashes.push_back(missingHashes[k]);
+                ok[k] = 1;
+            }
+            for (std::size_t k = 0; k < missing.size(); ++k)
+                if (!ok[k])
+                    failedHashes.push_back(missingHashes[k]);
             if (auto r = cache.add(hashes, encoded->embeddings); !r)
                 return std::unexpected(r.error());
             out.encodedNow = std::int64_t(hashes.size());
@@ -119,6 +134,18 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     }
     if (auto r = cache.save(); !r)
         out.warnings.push_back("the embedding cache was not saved (" + r.error().message + "); it will be rebuilt");
+
+    if (!failedHashes.empty() && !store.readOnly()) {
+        std::set<ContentHash, ContentHashLess> failed(failedHashes.begin(), failedHashes.end());
+        std::vector<ProjectItem> marked;
+        for (const auto& it : *items)
+            if (failed.contains(it.hash) && it.status != ItemStatus::Unreadable) {
+                marked.push_back(it);
+                marked.back().status = ItemStatus::Unreadable;
+            }
+        if (auto r = store.updateItems(marked); !r)
+            return std::unexpected(r.error());
+    }
 
     const int dims = cache.dims();
     std::size_t rows = 0;

@@ -168,6 +168,37 @@ private slots:
         QCOMPARE(runCli({"project", "export", project, "--include", "pseudo:2", "-o", tmp.path() + "/x.csv"}).exitCode, 1);
     }
 
+    void badImagesDoNotStopAProject()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "mixed";
+        writeImageFolder(root, {"good"}, 10);
+        const auto good = readFile(QString::fromStdString((root / "good/img_0.png").string()));
+        writeFile(QString::fromStdString((root / "empty.png").string()), "");
+        writeFile(QString::fromStdString((root / "junk.png").string()), QByteArray(3000, '\x5a'));
+        writeFile(QString::fromStdString((root / "truncated.png").string()), good.left(good.size() / 2));
+        writeFile(QString::fromStdString((root / "café_猫.png").string()), readFile(QString::fromStdString((root / "good/img_1.png").string())));
+        writeFile(QString::fromStdString((root / "duplicate.png").string()), good);
+        fs::create_directory_symlink(root, root / "good/loop");
+        const QString project = tmp.path() + "/mixed.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--kind",
+                         "folder", "--encoder", "pca:4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("could not be encoded"), qPrintable(r.err));
+        auto status = statusJson(project);
+        QCOMPARE(status["items"].toObject()["total"].toInt(), 15);
+        QCOMPARE(status["items"].toObject()["unreadable"].toInt(), 3);
+        r = runCli({"project", "label", project, "--item", "café_猫.png", "--label", "cat", "--add-class"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(runCli({"project", "label", project, "--item", "duplicate.png", "--label", "dog", "--add-class"}).exitCode, 0);
+        r = runCli({"project", "propagate", project});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("12 items x 4 dims"), qPrintable(r.out));
+        r = runCli({"project", "export", project, "--format", "json", "-o", tmp.path() + "/labels.json"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(QString::fromUtf8(readFile(tmp.path() + "/labels.json")).contains(QStringLiteral("café_猫.png")));
+    }
+
     void damagedOrForeignFilesGiveOneClearLine_data()
     {
         QTest::addColumn<QByteArray>("bytes");
