@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Project store figures (issue 3): create and reopen a 70,000-item Fashion-MNIST project, encode
+only new images, time per acknowledged label, and the SIGKILL crash loop.
+
+Usage: /usr/bin/python3 bench/project_bench.py --cli build/bin/labelprop-cli [--tests build/bin] [--runs 3]
+
+Every figure is the median of --runs runs (labels: of every label). Work files go to --out
+(default /tmp/labelprop-project-bench), on the same disk as a user's project would be.
+"""
+import argparse
+import gzip
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLASSES = os.path.join(HERE, "..", "resources", "fashion-mnist.classes")
+
+
+def run(cmd, **kw):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return dt, p.stdout
+
+
+def png_gray(pixels, w, h):
+    """A minimal 8-bit grayscale PNG (no dependency on Pillow or OpenCV)."""
+    raw = b"".join(b"\0" + pixels[y * w:(y + 1) * w] for y in range(h))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def fashion_images(count):
+    with gzip.open(os.path.join(FASHION, "train-images-idx3-ubyte.gz")) as f:
+        data = f.read()
+    return [data[16 + i * 784:16 + (i + 1) * 784] for i in range(count)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cli", default="build/bin/labelprop-cli")
+    ap.add_argument("--tests", default=None, help="folder with tst_project_cli (crash loop); default: beside --cli")
+    ap.add_argument("--out", default="/tmp/labelprop-project-bench")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--labels", type=int, default=500, help="labels sent through one --stream process")
+    ap.add_argument("--kills", type=int, default=500, help="SIGKILLs in the crash loop")
+    args = ap.parse_args()
+    cli = os.path.abspath(args.cli)
+    tests = os.path.abspath(args.tests or os.path.dirname(cli))
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(args.out)
+    results = {}
+
+    # 1. Create and reopen the 70,000-item project.
+    create, status, prepare = [], [], []
+    for r in range(args.runs):
+        project = os.path.join(args.out, f"fm{r}.labelprop")
+        dt, _ = run([cli, "project", "create", project, "--source", FASHION, "--classes", CLASSES])
+        create.append(dt)
+    project = os.path.join(args.out, "fm0.labelprop")
+    for r in range(args.runs):
+        dt, _ = run([cli, "project", "status", project])
+        status.append(dt)
+        _, out = run([cli, "project", "audit", project])
+        prepare.append(float(out.split("seconds: prepare ")[1].split(",")[0]))
+    results["create_70k_s"] = statistics.median(create)
+    results["reopen_status_70k_s"] = statistics.median(status)
+    results["reopen_embeddings_from_cache_70k_s"] = statistics.median(prepare)
+    results["project_file_mb"] = os.path.getsize(project) / 1e6
+
+    # 2. Ten new images in a 5,000-image folder project: only they are encoded.
+    folder = os.path.join(args.out, "folder")
+    images = fashion_images(5010)
+    os.makedirs(folder)
+    for i, px in enumerate(images[:5000]):
+        with open(os.path.join(folder, f"img_{i:05d}.png"), "wb") as f:
+            f.write(png_gray(px, 28, 28))
+    fproject = os.path.join(args.out, "folder.labelprop")
+    dt, _ = run([cli, "project", "create", fproject, "--source", folder])
+    results["create_5k_folder_s"] = dt
+    for i, px in enumerate(images[5000:], start=5000):
+        with open(os.path.join(folder, f"img_{i:05d}.png"), "wb") as f:
+            f.write(png_gray(px, 28, 28))
+    dt_import, out = run([cli, "project", "import", fproject])
+    results["reimport_5k_plus_10_s"] = dt_import
+    run([cli, "project", "label", fproject, "--item", "0", "--label", "a", "--add-class"])
+    run([cli, "project", "label", fproject, "--item", "1", "--label", "b", "--add-class"])
+    dt, out = run([cli, "project", "propagate", fproject])
+    encoded = int(out.split("(")[1].split(" encoded now")[0])
+    results["encoded_after_adding_10"] = encoded
+
+    # 3. Time per acknowledged label: one long-running --stream process (as a GUI or script drives
+    # it), and one process per label (a shell loop).
+    p = subprocess.Popen([cli, "project", "label", project, "--stream"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True, bufsize=1)
+    names = [l.strip() for l in open(CLASSES) if l.strip()]
+    latencies = []
+    for n in range(1, args.labels + 1):
+        t = time.perf_counter()
+        p.stdin.write(f"{(n * 7919) % 70000},\"{names[n % 10]}\"\n")
+        p.stdin.flush()
+        ack = p.stdout.readline().strip()
+        latencies.append(time.perf_counter() - t)
+        if ack != f"ok {n}":
+            sys.exit(f"unexpected acknowledgement {ack!r}")
+    p.stdin.close()
+    p.wait()
+    latencies.sort()
+    results["label_ack_stream_median_ms"] = 1000 * statistics.median(latencies)
+    results["label_ack_stream_p99_ms"] = 1000 * latencies[int(0.99 * (len(latencies) - 1))]
+    single = []
+    for n in range(max(10, args.runs * 5)):
+        dt, _ = run([cli, "project", "label", project, "--item", str(n), "--label", names[(n + 3) % 10]])
+        single.append(dt)
+    results["label_ack_one_process_median_ms"] = 1000 * statistics.median(single)
+
+    # 4. The crash loop (tests/tst_project_cli.cpp), with more kills.
+    test = os.path.join(tests, "tst_project_cli")
+    env = dict(os.environ, LABELPROP_CRASH_KILLS=str(args.kills))
+    t = time.perf_counter()
+    p = subprocess.run([test, "crashLoopLosesNothingAcknowledged"], capture_output=True, text=True, env=env)
+    results["crash_loop_s"] = time.perf_counter() - t
+    line = next((l for l in p.stdout.splitlines() if "crash loop:" in l), "")
+    results["crash_loop"] = line.split("crash loop: ")[-1]
+    results["crash_loop_passed"] = p.returncode == 0
+
+    width = max(len(k) for k in results)
+    for k, v in results.items():
+        print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    with open(os.path.join(args.out, "project_bench.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return 0 if results["crash_loop_passed"] and encoded == 10 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
