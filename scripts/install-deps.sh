@@ -12,6 +12,8 @@ packages=(
   libsqlite3-dev libxxhash-dev
   # Qt 6: Core and Test for the suite, Widgets for the desktop app
   qt6-base-dev
+  # libFuzzer with ASan/UBSan for the short fuzz pass (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # the built-in demo and benchmark data set
   dataset-fashion-mnist
   # reference implementations used only by tests and bench/ (never by the product)

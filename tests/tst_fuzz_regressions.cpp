@@ -131,10 +131,14 @@ void TestFuzzRegressions::badInputs_data()
     QTest::addColumn<QString>("message"); // after "<file>: "
 
     // 2^30 x 2^30 x 16 wrapped to 0 in 64 bits and passed the size check with no data behind it;
-    // opening it then listed 2^30 items. Found while writing parseIdx for fuzz_idx.
+    // opening it then listed 2^30 items.
     QTest::newRow("idx dims product wraps to zero")
         << Reader::IdxImages << idx(3, {1u << 30, 1u << 30, 16}, {})
         << "IDX dims 1073741824 x 1073741824 x 16 ask for more than 68719476736 bytes; the file is corrupt";
+    // The input fuzz_idx found in 263 executions against the old header code (corpus/idx/crash-wrapped-dims).
+    QTest::newRow("idx dims product wraps, fuzz_idx input")
+        << Reader::IdxImages << idx(3, {0x33000000, 0x0a000000, 0x001c0000}, QByteArray(32, '\0'))
+        << "IDX dims 855638016 x 167772160 x 1835008 ask for more than 68719476736 bytes; the file is corrupt";
     QTest::newRow("idx header claims 47 MB, file has 100 bytes")
         << Reader::IdxImages << idx(3, {60000, 28, 28}, QByteArray(100, '\x01'))
         << "truncated IDX data: expected 47040000 bytes after the header, found 100; the file is incomplete, "
