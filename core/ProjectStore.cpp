@@ -27,6 +27,16 @@ constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", 
 
 constexpr std::string_view kLabelVersionKey = "label_version";
 
+// The statements that keep the derived tables in step with the events.
+constexpr std::string_view kInsertLabelEvent =
+    "INSERT INTO label_events(action_id, item_id, class_id, source) VALUES(?1, ?2, ?3, ?4)";
+constexpr std::string_view kSetCurrentLabel =
+    "INSERT INTO current_labels(item_id, class_id, source, event_id) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(item_id) DO UPDATE SET class_id = ?2, source = ?3, event_id = ?4";
+constexpr std::string_view kSetCurrentReview =
+    "INSERT INTO current_reviews(item_id, decision, event_id) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(item_id) DO UPDATE SET decision = ?2, event_id = ?3";
+
 std::int64_t nowMs()
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -325,18 +335,9 @@ ProjectItem readItem(const SqliteStatement& st)
 
 Expected<std::vector<ProjectItem>> ProjectStore::items() const
 {
-    auto st = m_db->prepare("SELECT id, path, content_hash, size, mtime_ns, status FROM items ORDER BY id");
-    if (!st)
-        return std::unexpected(st.error());
     std::vector<ProjectItem> out;
-    for (;;) {
-        auto row = st->step("reading the items");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        out.push_back(readItem(*st));
-    }
+    LP_TRY(m_db->forEachRow("SELECT id, path, content_hash, size, mtime_ns, status FROM items ORDER BY id",
+                            "reading the items", [&](const SqliteStatement& st) { out.push_back(readItem(st)); }));
     return out;
 }
 
@@ -416,18 +417,11 @@ Expected<void> ProjectStore::updateItems(std::span<const ProjectItem> items)
 
 Expected<std::vector<ProjectClass>> ProjectStore::classes() const
 {
-    auto st = m_db->prepare("SELECT id, name, colour, hotkey FROM classes ORDER BY id");
-    if (!st)
-        return std::unexpected(st.error());
     std::vector<ProjectClass> out;
-    for (;;) {
-        auto row = st->step("reading the classes");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        out.push_back(ProjectClass{int(st->integer(0)), st->text(1), st->text(2), st->text(3)});
-    }
+    LP_TRY(m_db->forEachRow("SELECT id, name, colour, hotkey FROM classes ORDER BY id", "reading the classes",
+                            [&](const SqliteStatement& st) {
+                                out.push_back(ProjectClass{int(st.integer(0)), st.text(1), st.text(2), st.text(3)});
+                            }));
     return out;
 }
 
@@ -537,9 +531,8 @@ Expected<ActionInfo> ProjectStore::applyLabels(std::span<const LabelChange> chan
     auto action = insertAction(kind, description, std::int64_t(changes.size()));
     if (!action)
         return std::unexpected(action.error());
-    auto event = m_db->prepare("INSERT INTO label_events(action_id, item_id, class_id, source) VALUES(?1, ?2, ?3, ?4)");
-    auto upsert = m_db->prepare("INSERT INTO current_labels(item_id, class_id, source, event_id) VALUES(?1, ?2, ?3, ?4) "
-                                "ON CONFLICT(item_id) DO UPDATE SET class_id = ?2, source = ?3, event_id = ?4");
+    auto event = m_db->prepare(kInsertLabelEvent);
+    auto upsert = m_db->prepare(kSetCurrentLabel);
     auto remove = m_db->prepare("DELETE FROM current_labels WHERE item_id = ?1");
     if (!event || !upsert || !remove)
         return std::unexpected((!event ? event : !upsert ? upsert : remove).error());
@@ -571,9 +564,8 @@ Expected<std::int64_t> ProjectStore::importLabels(std::span<const LabelChange> c
     if (!tx)
         return std::unexpected(tx.error());
     auto current = m_db->prepare("SELECT class_id, source FROM current_labels WHERE item_id = ?1");
-    auto event = m_db->prepare("INSERT INTO label_events(action_id, item_id, class_id, source) VALUES(?1, ?2, ?3, ?4)");
-    auto upsert = m_db->prepare("INSERT INTO current_labels(item_id, class_id, source, event_id) VALUES(?1, ?2, ?3, ?4) "
-                                "ON CONFLICT(item_id) DO UPDATE SET class_id = ?2, source = ?3, event_id = ?4");
+    auto event = m_db->prepare(kInsertLabelEvent);
+    auto upsert = m_db->prepare(kSetCurrentLabel);
     if (!current || !event || !upsert)
         return std::unexpected((!current ? current : !event ? event : upsert).error());
     std::optional<ActionInfo> action;
@@ -632,20 +624,18 @@ Expected<ActionInfo> ProjectStore::review(std::int64_t itemId, ReviewDecision de
         return std::unexpected(ev.error());
     LP_TRY(ev->bind(1, action->id).bind(2, itemId).bind(3, int(decision)).run("saving the review decision"));
     const auto reviewEvent = m_db->lastInsertRowId();
-    auto cur = m_db->prepare("INSERT INTO current_reviews(item_id, decision, event_id) VALUES(?1, ?2, ?3) "
-                             "ON CONFLICT(item_id) DO UPDATE SET decision = ?2, event_id = ?3");
+    auto cur = m_db->prepare(kSetCurrentReview);
     if (!cur)
         return std::unexpected(cur.error());
     LP_TRY(cur->bind(1, itemId).bind(2, int(decision)).bind(3, reviewEvent).run("saving the review decision"));
     if (decision == ReviewDecision::Relabeled) {
-        auto le = m_db->prepare("INSERT INTO label_events(action_id, item_id, class_id, source) VALUES(?1, ?2, ?3, ?4)");
+        auto le = m_db->prepare(kInsertLabelEvent);
         if (!le)
             return std::unexpected(le.error());
         LP_TRY(le->bind(1, action->id).bind(2, itemId).bind(3, *newClassId).bind(4, int(LabelSource::Accepted))
                    .run("saving the new label"));
         const auto labelEvent = m_db->lastInsertRowId();
-        auto up = m_db->prepare("INSERT INTO current_labels(item_id, class_id, source, event_id) VALUES(?1, ?2, ?3, ?4) "
-                                "ON CONFLICT(item_id) DO UPDATE SET class_id = ?2, source = ?3, event_id = ?4");
+        auto up = m_db->prepare(kSetCurrentLabel);
         if (!up)
             return std::unexpected(up.error());
         LP_TRY(up->bind(1, itemId).bind(2, *newClassId).bind(3, int(LabelSource::Accepted)).bind(4, labelEvent)
@@ -662,11 +652,9 @@ Expected<void> ProjectStore::recomputeItems(std::span<const std::int64_t> itemId
                                      "a.id = e.action_id WHERE e.item_id = ?1 AND a.state = 0 ORDER BY e.id DESC LIMIT 1");
     auto latestReview = m_db->prepare("SELECT e.id, e.decision FROM review_events e JOIN actions a ON "
                                       "a.id = e.action_id WHERE e.item_id = ?1 AND a.state = 0 ORDER BY e.id DESC LIMIT 1");
-    auto setLabel = m_db->prepare("INSERT INTO current_labels(item_id, class_id, source, event_id) VALUES(?1, ?2, ?3, ?4) "
-                                  "ON CONFLICT(item_id) DO UPDATE SET class_id = ?2, source = ?3, event_id = ?4");
+    auto setLabel = m_db->prepare(kSetCurrentLabel);
     auto dropLabel = m_db->prepare("DELETE FROM current_labels WHERE item_id = ?1");
-    auto setReview = m_db->prepare("INSERT INTO current_reviews(item_id, decision, event_id) VALUES(?1, ?2, ?3) "
-                                   "ON CONFLICT(item_id) DO UPDATE SET decision = ?2, event_id = ?3");
+    auto setReview = m_db->prepare(kSetCurrentReview);
     auto dropReview = m_db->prepare("DELETE FROM current_reviews WHERE item_id = ?1");
     for (auto* st : {&latestLabel, &latestReview, &setLabel, &dropLabel, &setReview, &dropReview})
         if (!*st)
@@ -732,14 +720,8 @@ Expected<std::optional<ActionInfo>> ProjectStore::setActionState(bool undoing)
         return std::unexpected(affected.error());
     affected->bind(1, info.id);
     std::vector<std::int64_t> items;
-    for (;;) {
-        auto r = affected->step("finding the action's items");
-        if (!r)
-            return std::unexpected(r.error());
-        if (!*r)
-            break;
-        items.push_back(affected->integer(0));
-    }
+    LP_TRY(affected->forEachRow("finding the action's items",
+                                [&](const SqliteStatement& st) { items.push_back(st.integer(0)); }));
     info.events = std::int64_t(items.size());
     LP_TRY(recomputeItems(items));
     LP_TRY(bumpLabelVersion());
@@ -759,35 +741,21 @@ Expected<std::optional<ActionInfo>> ProjectStore::redo()
 
 Expected<std::vector<CurrentLabel>> ProjectStore::currentLabels() const
 {
-    auto st = m_db->prepare("SELECT item_id, class_id, source FROM current_labels ORDER BY item_id");
-    if (!st)
-        return std::unexpected(st.error());
     std::vector<CurrentLabel> out;
-    for (;;) {
-        auto row = st->step("reading the labels");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        out.push_back(CurrentLabel{st->integer(0), int(st->integer(1)), LabelSource(st->integer(2))});
-    }
+    LP_TRY(m_db->forEachRow("SELECT item_id, class_id, source FROM current_labels ORDER BY item_id",
+                            "reading the labels", [&](const SqliteStatement& st) {
+                                out.push_back(CurrentLabel{st.integer(0), int(st.integer(1)), LabelSource(st.integer(2))});
+                            }));
     return out;
 }
 
 Expected<std::vector<std::pair<std::int64_t, ReviewDecision>>> ProjectStore::currentReviews() const
 {
-    auto st = m_db->prepare("SELECT item_id, decision FROM current_reviews ORDER BY item_id");
-    if (!st)
-        return std::unexpected(st.error());
     std::vector<std::pair<std::int64_t, ReviewDecision>> out;
-    for (;;) {
-        auto row = st->step("reading the review decisions");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        out.emplace_back(st->integer(0), ReviewDecision(st->integer(1)));
-    }
+    LP_TRY(m_db->forEachRow("SELECT item_id, decision FROM current_reviews ORDER BY item_id",
+                            "reading the review decisions", [&](const SqliteStatement& st) {
+                                out.emplace_back(st.integer(0), ReviewDecision(st.integer(1)));
+                            }));
     return out;
 }
 
@@ -800,14 +768,9 @@ Expected<std::vector<ActionInfo>> ProjectStore::history(std::int64_t limit) cons
         return std::unexpected(st.error());
     st->bind(1, limit);
     std::vector<ActionInfo> out;
-    for (;;) {
-        auto row = st->step("reading the history");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        out.push_back(ActionInfo{st->integer(0), ActionKind(st->integer(1)), st->text(2), st->integer(3), st->integer(4)});
-    }
+    LP_TRY(st->forEachRow("reading the history", [&](const SqliteStatement& row) {
+        out.push_back(ActionInfo{row.integer(0), ActionKind(row.integer(1)), row.text(2), row.integer(3), row.integer(4)});
+    }));
     return out;
 }
 
@@ -828,19 +791,7 @@ Expected<ProjectCounts> ProjectStore::counts() const
     c.byClass.assign(classes->size(), 0);
     c.bySource.assign(4, 0);
     c.byDecision.assign(3, 0);
-    auto run = [&](std::string_view sql, auto&& onRow) -> Expected<void> {
-        auto st = m_db->prepare(sql);
-        if (!st)
-            return std::unexpected(st.error());
-        for (;;) {
-            auto row = st->step("counting");
-            if (!row)
-                return std::unexpected(row.error());
-            if (!*row)
-                return {};
-            onRow(*st);
-        }
-    };
+    auto run = [&](std::string_view sql, auto&& onRow) { return m_db->forEachRow(sql, "counting", onRow); };
     LP_TRY(run("SELECT status, count(*) FROM items GROUP BY status", [&](const SqliteStatement& st) {
         const auto n = st.integer(1);
         c.items += n;
@@ -889,21 +840,13 @@ Expected<void> ProjectStore::verifyDerivedState() const
         std::int64_t value;
         std::int64_t extra;
     };
-    auto replay = [&](std::string_view sql, std::map<std::int64_t, Latest>& out) -> Expected<void> {
-        auto st = m_db->prepare(sql);
-        if (!st)
-            return std::unexpected(st.error());
-        for (;;) {
-            auto row = st->step("replaying the history");
-            if (!row)
-                return std::unexpected(row.error());
-            if (!*row)
-                return {};
-            if (st->isNull(1))
-                out.erase(st->integer(0));
+    auto replay = [&](std::string_view sql, std::map<std::int64_t, Latest>& out) {
+        return m_db->forEachRow(sql, "replaying the history", [&](const SqliteStatement& st) {
+            if (st.isNull(1))
+                out.erase(st.integer(0));
             else
-                out[st->integer(0)] = Latest{st->integer(1), st->integer(2)};
-        }
+                out[st.integer(0)] = Latest{st.integer(1), st.integer(2)};
+        });
     };
     std::map<std::int64_t, Latest> labels, reviews, storedLabels, storedReviews;
     LP_TRY(replay("SELECT e.item_id, e.class_id, e.source FROM label_events e JOIN actions a ON a.id = e.action_id "
@@ -937,18 +880,10 @@ Expected<void> ProjectStore::verifyDerivedState() const
 
 Expected<ProjectSettings> ProjectStore::settings() const
 {
-    auto st = m_db->prepare("SELECT key, value FROM settings");
-    if (!st)
-        return std::unexpected(st.error());
     ProjectSettings s;
-    for (;;) {
-        auto row = st->step("reading the settings");
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-        const auto key = st->text(0);
-        const auto value = st->text(1);
+    LP_TRY(m_db->forEachRow("SELECT key, value FROM settings", "reading the settings", [&](const SqliteStatement& st) {
+        const auto key = st.text(0);
+        const auto value = st.text(1);
         auto toInt = [&](int& out) {
             try {
                 out = std::stoi(value);
@@ -970,7 +905,7 @@ Expected<ProjectSettings> ProjectStore::settings() const
             s.strategy = value;
         else if (key == "knn")
             s.knn = value;
-    }
+    }));
     return s;
 }
 

@@ -205,15 +205,7 @@ Expected<bool> SqliteStatement::step(std::string_view what)
 
 Expected<void> SqliteStatement::run(std::string_view what)
 {
-    for (;;) {
-        auto row = step(what);
-        if (!row)
-            return std::unexpected(row.error());
-        if (!*row)
-            break;
-    }
-    reset();
-    return {};
+    return forEachRow(what, [](const SqliteStatement&) {});
 }
 
 void SqliteStatement::reset()

@@ -46,6 +46,9 @@ public:
     [[nodiscard]] Expected<SqliteStatement> prepare(std::string_view sql) const;
     // A single integer from a query such as "PRAGMA user_version"; nullopt when it returns no row.
     [[nodiscard]] Expected<std::optional<std::int64_t>> queryInteger(std::string_view sql) const;
+    // Prepares `sql` and calls onRow(statement) for each row (see SqliteStatement::forEachRow).
+    template <class OnRow>
+    [[nodiscard]] Expected<void> forEachRow(std::string_view sql, std::string_view what, OnRow&& onRow) const;
 
     [[nodiscard]] std::int64_t lastInsertRowId() const;
     [[nodiscard]] const std::string& path() const { return m_path; }
@@ -92,6 +95,21 @@ public:
     [[nodiscard]] Expected<bool> step(std::string_view what);
     // Steps to completion (for INSERT/UPDATE/DELETE) and resets the statement for reuse.
     [[nodiscard]] Expected<void> run(std::string_view what);
+    // Calls onRow(*this) for every row, then resets the statement; stops at the first error.
+    template <class OnRow>
+    [[nodiscard]] Expected<void> forEachRow(std::string_view what, OnRow&& onRow)
+    {
+        for (;;) {
+            auto row = step(what);
+            if (!row)
+                return std::unexpected(row.error());
+            if (!*row)
+                break;
+            onRow(static_cast<const SqliteStatement&>(*this));
+        }
+        reset();
+        return {};
+    }
     void reset();
 
     [[nodiscard]] bool isNull(int column) const;
@@ -105,6 +123,15 @@ private:
     sqlite3_stmt* m_stmt;
     std::string m_sql;
 };
+
+template <class OnRow>
+Expected<void> SqliteDatabase::forEachRow(std::string_view sql, std::string_view what, OnRow&& onRow) const
+{
+    auto st = prepare(sql);
+    if (!st)
+        return std::unexpected(st.error());
+    return st->forEachRow(what, std::forward<OnRow>(onRow));
+}
 
 // BEGIN IMMEDIATE on construction (takes the write lock at once, so a busy database fails here
 // rather than halfway through); ROLLBACK in the destructor unless commit() succeeded.
