@@ -272,7 +272,7 @@ Expected<std::unique_ptr<ProjectStore>> ProjectStore::open(const std::string& pa
     if (v < kSchemaVersion) {
         if (access == Access::ReadOnly)
             return fail(path + ": written by an older Labelprop (project schema " + std::to_string(v)
-                        + "); open it once for writing (e.g. 'project status --upgrade') to upgrade it");
+                        + "); open it once for writing to upgrade it, e.g. with 'labelprop-cli project import " + path + "'");
         if (auto r = migrateSchema(**db, int(v), kSchemaVersion, projectMigrations()); !r)
             return std::unexpected(r.error());
     }

@@ -127,6 +127,32 @@ private slots:
         QCOMPARE(fileBytes(f.project), before);
     }
 
+    void csvSourceKeepsItsLabelsAndRelativePaths()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "set";
+        const auto paths = writeImageFolder(root, kClasses, 3);
+        QByteArray csv = "path,label\n";
+        for (std::size_t i = 0; i < paths.size(); ++i)
+            csv += QByteArray::fromStdString(paths[i]) + "," + (i % 2 ? QByteArray("odd") : QByteArray()) + "\n";
+        writeFile(QString::fromStdString((root / "list.csv").string()), csv);
+        ProjectCreateOptions options;
+        options.source = {root.string(), "csv", "list.csv"};
+        const std::string project = tmp.path().toStdString() + "/c.labelprop";
+        auto store = ProjectStore::create(project, options);
+        QVERIFY(store);
+        auto source = openProjectSource(*(*store)->sourceInfo());
+        QVERIFY2(source, source ? "" : source.error().message.c_str());
+        auto report = importSource(**store, **source, {});
+        QVERIFY(report);
+        QCOMPARE(report->added, std::int64_t(9));
+        QCOMPARE(report->labelsImported, std::int64_t(4));
+        QCOMPARE((*store)->items()->at(0).path, paths[0]);
+        auto embedded = loadProjectEmbeddings(**store, "pca:4");
+        QVERIFY2(embedded, embedded ? "" : embedded.error().message.c_str());
+        QCOMPARE(embedded->x.rows(), Eigen::Index(9));
+    }
+
     void labelUndoRedoPersistAcrossReopen()
     {
         QTemporaryDir tmp;
@@ -364,6 +390,8 @@ private slots:
         QTest::newRow("csv") << "csv";
         QTest::newRow("json") << "json";
         QTest::newRow("imagefolder") << "imagefolder";
+        QTest::newRow("imagefolder-symlink") << "imagefolder-symlink";
+        QTest::newRow("imagefolder-hardlink") << "imagefolder-hardlink";
     }
     void exportThenImportReproducesLabels()
     {
@@ -383,6 +411,9 @@ private slots:
         ExportOptions options;
         options.format = format == "csv" ? ExportFormat::Csv : format == "json" ? ExportFormat::Json
                                                                                  : ExportFormat::ImageFolder;
+        options.link = format.endsWith("symlink") ? LinkMode::SymLink
+            : format.endsWith("hardlink")         ? LinkMode::HardLink
+                                                  : LinkMode::Copy;
         auto report = exportLabels(*store, out, options);
         QVERIFY2(report, report ? "" : report.error().message.c_str());
         QCOMPARE(report->written, std::int64_t(4));
@@ -400,7 +431,7 @@ private slots:
             expected[(*items)[std::size_t(id - 1)].path] = (*classes)[std::size_t(l.first)].name;
 
         std::map<std::string, std::string> got;
-        if (format == "imagefolder") {
+        if (format.startsWith("imagefolder")) {
             // Read back as an ImageFolder source and map files to items by content.
             auto src = openImageSource(out, SourceKind::ImageFolder);
             QVERIFY2(src, src ? "" : src.error().message.c_str());
@@ -409,6 +440,9 @@ private slots:
                 const auto& it = (*src)->item(i);
                 const std::string rel = it.path.substr(it.path.find('/') + 1);
                 QCOMPARE(fileBytes(out + "/" + it.path), fileBytes((f.root / rel).string()));
+                QCOMPARE(fs::is_symlink(out + "/" + it.path), options.link == LinkMode::SymLink);
+                if (options.link == LinkMode::HardLink)
+                    QVERIFY(fs::equivalent(out + "/" + it.path, f.root / rel));
                 got[rel] = it.label;
             }
             expected[(*items)[1].path] = "grey, \"striped\" ñandú"; // no '/' in it: unchanged
