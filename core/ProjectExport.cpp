@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <unistd.h>
 
 namespace labelprop {
@@ -209,6 +210,29 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
 }
 
 } // namespace
+
+Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store)
+{
+    auto latest = store.latestPropagation();
+    auto classes = store.classes();
+    auto labels = store.currentLabels();
+    auto reviews = store.currentReviews();
+    for (const Error* e : {latest ? nullptr : &latest.error(), classes ? nullptr : &classes.error(),
+                           labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error()})
+        if (e)
+            return std::unexpected(*e);
+    std::vector<std::int64_t> out;
+    if (!*latest)
+        return out;
+    const IndexedRun run(&**latest, *classes);
+    std::set<std::int64_t> reviewed;
+    for (const auto& r : *reviews)
+        reviewed.insert(r.first);
+    for (const auto& l : *labels)
+        if (run.flagged(l.itemId, l.classId) && !reviewed.contains(l.itemId))
+            out.push_back(l.itemId);
+    return out;
+}
 
 Expected<void> parseExportLevel(std::string_view text, ExportOptions& options)
 {

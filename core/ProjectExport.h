@@ -60,6 +60,10 @@ struct ExportReport {
 [[nodiscard]] Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out,
                                                   const ExportOptions& options);
 
+// Items still flagged: the newest propagation or audit flagged the label they carry now, and no
+// one has reviewed them since. Ascending item ids. (`project status`, export, the review mode.)
+[[nodiscard]] Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store);
+
 // Reads the JSON labels format above (only "items"[].path and .label are needed). Errors name
 // `file` and say what is wrong; never throws.
 [[nodiscard]] Expected<std::vector<std::pair<std::string, std::string>>> parseLabelsJson(std::string_view text,

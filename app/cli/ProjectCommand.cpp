@@ -9,13 +9,12 @@
 #include "core/Csv.h"
 #include "core/ImageSource.h"
 #include "core/ProjectEmbeddings.h"
+#include "core/ProjectExport.h"
 #include "core/ProjectImport.h"
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -453,37 +452,19 @@ int runStatus(const std::vector<std::string>& args)
     auto settings = (*store)->settings();
     auto propagation = (*store)->latestPropagation();
     auto version = (*store)->labelVersion();
-    auto labels = (*store)->currentLabels();
-    auto reviews = (*store)->currentReviews();
     for (const Error* e : {counts ? nullptr : &counts.error(), classes ? nullptr : &classes.error(),
                            info ? nullptr : &info.error(), settings ? nullptr : &settings.error(),
-                           propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error(),
-                           labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error()})
+                           propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error()})
         if (e)
             return reportError(*e);
     if (parser.flag("check"))
         if (auto ok = (*store)->verifyDerivedState(); !ok)
             return reportError(ok.error());
 
-    // Flagged now: flagged by the latest run, same label still in place, not reviewed since.
-    std::int64_t flagged = 0;
-    if (*propagation) {
-        const auto& p = **propagation;
-        std::map<std::int64_t, int> labelOf;
-        for (const auto& l : *labels)
-            labelOf.emplace(l.itemId, l.classId);
-        std::set<std::int64_t> reviewed;
-        for (const auto& r : *reviews)
-            reviewed.insert(r.first);
-        for (std::size_t r = 0; r < p.itemIds.size(); ++r) {
-            if (!p.flagged[r] || reviewed.contains(p.itemIds[r]))
-                continue;
-            const auto l = labelOf.find(p.itemIds[r]);
-            if (l != labelOf.end() && p.given[r] >= 0 && std::size_t(p.given[r]) < p.classes.size()
-                && std::size_t(l->second) < classes->size() && p.classes[std::size_t(p.given[r])] == (*classes)[std::size_t(l->second)].name)
-                ++flagged;
-        }
-    }
+    auto flaggedNow = itemsFlaggedNow(**store);
+    if (!flaggedNow)
+        return reportError(flaggedNow.error());
+    const auto flagged = std::int64_t(flaggedNow->size());
 
     const auto& c = *counts;
     if (parser.flag("json")) {
