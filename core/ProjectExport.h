@@ -22,6 +22,7 @@
 // Thread-safety: reads the store only; run it on the store's thread.
 
 #include "core/Error.h"
+#include "core/LabelsJson.h"
 #include "core/ProjectStore.h"
 
 #include <cstdint>
@@ -63,10 +64,5 @@ struct ExportReport {
 // Items still flagged: the newest propagation or audit flagged the label they carry now, and no
 // one has reviewed them since. Ascending item ids. (`project status`, export, the review mode.)
 [[nodiscard]] Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store);
-
-// Reads the JSON labels format above (only "items"[].path and .label are needed). Errors name
-// `file` and say what is wrong; never throws.
-[[nodiscard]] Expected<std::vector<std::pair<std::string, std::string>>> parseLabelsJson(std::string_view text,
-                                                                                         const std::string& file);
 
 } // namespace labelprop

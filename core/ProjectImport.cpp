@@ -3,7 +3,7 @@
 #include "core/Csv.h"
 #include "core/ImageSource.h"
 #include "core/Parallel.h"
-#include "core/ProjectExport.h"
+#include "core/LabelsJson.h"
 
 #include <nlohmann/json.hpp>
 

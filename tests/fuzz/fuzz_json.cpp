@@ -5,10 +5,10 @@
 // document with the same dump() (compared as text: a number past the double range parses as
 // infinity, which dump() writes as null).
 //
-// Hook: fuzzLabelsJsonReader() is where the project's labels-JSON reader belongs. parseLabelsJson
-// lives in core/ProjectExport.cpp, which needs the whole SQLite project store to link; once it
-// moves to a file of its own (nlohmann only), add that file to labelprop_fuzz_core in
-// CMakeLists.txt and call it here, and put a few exported labels files in corpus/json/.
+// And the project's labels-JSON reader (core/LabelsJson, `project import --labels FILE.json`):
+// it must never throw, and it accepts a document only when nlohmann accepts it.
+
+#include "core/LabelsJson.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,8 +20,12 @@
 
 namespace {
 
-// The project's own JSON readers go here (see above).
-void fuzzLabelsJsonReader(std::string_view /*text*/) { }
+void fuzzLabelsJsonReader(std::string_view text, bool valid)
+{
+    const auto rows = labelprop::parseLabelsJson(text, "fuzz.json");
+    if (rows && !valid)
+        std::abort();
+}
 
 } // namespace
 
@@ -41,6 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (valid == quiet.is_discarded())
         std::abort();
-    fuzzLabelsJsonReader(text);
+    fuzzLabelsJsonReader(text, valid);
     return 0;
 }
