@@ -199,6 +199,30 @@ Expected<void> writeSettings(SqliteDatabase& db, const ProjectSettings& s)
     return {};
 }
 
+// The schema version of a project file, read on a read-only connection. Refuses a file that is
+// not an SQLite database, a foreign one, and one from a newer Labelprop.
+Expected<std::int64_t> readProjectVersion(const std::string& path)
+{
+    auto db = SqliteDatabase::open(path, SqliteDatabase::Mode::ReadOnly);
+    if (!db)
+        return std::unexpected(db.error());
+    auto appId = (*db)->queryInteger("PRAGMA application_id");
+    if (!appId)
+        return fail(path + ": not a Labelprop project (" + appId.error().message.substr(path.size() + 2) + ")");
+    auto version = (*db)->queryInteger("PRAGMA user_version");
+    if (!version)
+        return std::unexpected(version.error());
+    if (appId->value_or(0) != kProjectApplicationId)
+        return fail(path + ": an SQLite database, but not a Labelprop project (application id "
+                    + std::to_string(appId->value_or(0)) + "); it was not changed");
+    const auto v = version->value_or(0);
+    if (v > ProjectStore::kSchemaVersion)
+        return fail(path + ": written by a newer Labelprop (project schema " + std::to_string(v)
+                    + "; this build reads up to " + std::to_string(ProjectStore::kSchemaVersion)
+                    + "); upgrade Labelprop to open it; the file was not changed");
+    return v;
+}
+
 } // namespace
 
 Expected<std::unique_ptr<ProjectStore>> ProjectStore::create(const std::string& path,
@@ -244,6 +268,14 @@ Expected<std::unique_ptr<ProjectStore>> ProjectStore::open(const std::string& pa
     if (!fs::exists(path, ec))
         return fail(path + ": no such project file; create one with 'labelprop-cli project create " + path
                     + " --source FOLDER'");
+    // Identify the file on a read-only connection first, so nothing (not even the lock file) is
+    // created beside a file that is not a project.
+    auto checked = readProjectVersion(path);
+    if (!checked)
+        return std::unexpected(checked.error());
+    if (*checked < kSchemaVersion && access == Access::ReadOnly)
+        return fail(path + ": written by an older Labelprop (project schema " + std::to_string(*checked)
+                    + "); open it once for writing to upgrade it, e.g. with 'labelprop-cli project import " + path + "'");
     std::unique_ptr<ProjectLock> lock;
     if (access == Access::ReadWrite) {
         auto l = ProjectLock::acquire(path, holder);
@@ -255,26 +287,14 @@ Expected<std::unique_ptr<ProjectStore>> ProjectStore::open(const std::string& pa
                                                                       : SqliteDatabase::Mode::ReadWrite);
     if (!db)
         return std::unexpected(db.error());
-    auto appId = (*db)->queryInteger("PRAGMA application_id");
-    if (!appId)
-        return fail(path + ": not a Labelprop project (" + appId.error().message.substr(path.size() + 2) + ")");
-    auto version = (*db)->queryInteger("PRAGMA user_version");
-    if (!version)
-        return std::unexpected(version.error());
-    if (appId->value_or(0) != kProjectApplicationId)
-        return fail(path + ": an SQLite database, but not a Labelprop project (application id "
-                    + std::to_string(appId->value_or(0)) + "); it was not changed");
-    const auto v = version->value_or(0);
-    if (v > kSchemaVersion)
-        return fail(path + ": written by a newer Labelprop (project schema " + std::to_string(v)
-                    + "; this build reads up to " + std::to_string(kSchemaVersion)
-                    + "); upgrade Labelprop to open it; the file was not changed");
-    if (v < kSchemaVersion) {
-        if (access == Access::ReadOnly)
-            return fail(path + ": written by an older Labelprop (project schema " + std::to_string(v)
-                        + "); open it once for writing to upgrade it, e.g. with 'labelprop-cli project import " + path + "'");
-        if (auto r = migrateSchema(**db, int(v), kSchemaVersion, projectMigrations()); !r)
-            return std::unexpected(r.error());
+    if (access == Access::ReadWrite) {
+        // Under the lock: another writer may have upgraded it meanwhile.
+        auto version = (*db)->queryInteger("PRAGMA user_version");
+        if (!version)
+            return std::unexpected(version.error());
+        if (const auto v = version->value_or(0); v < kSchemaVersion)
+            if (auto r = migrateSchema(**db, int(v), kSchemaVersion, projectMigrations()); !r)
+                return std::unexpected(r.error());
     }
     if (auto r = configureConnection(**db, access == Access::ReadWrite); !r)
         return std::unexpected(r.error());

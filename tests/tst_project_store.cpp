@@ -611,6 +611,8 @@ private slots:
                      store.error().message.c_str());
         }
         QCOMPARE(fileBytes(path), before);
+        if (kind == "empty" || kind == "text" || kind == "foreign")
+            QVERIFY(!fs::exists(path + "-lock")); // nothing created beside a file that is not a project
     }
 
     void fullDiskLosesNothingSaved()
