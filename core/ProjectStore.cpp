@@ -779,17 +779,48 @@ Expected<std::vector<std::pair<std::int64_t, ReviewDecision>>> ProjectStore::cur
     return out;
 }
 
-Expected<std::vector<ActionInfo>> ProjectStore::history(std::int64_t limit) const
+Expected<std::vector<ActionInfo>> ProjectStore::history(std::int64_t limit, bool includeUndone) const
 {
-    auto st = m_db->prepare("SELECT a.id, a.kind, a.description, a.time_ms, "
-                            "(SELECT count(*) FROM label_events e WHERE e.action_id = a.id) "
-                            "FROM actions a WHERE a.state = 0 ORDER BY a.id DESC LIMIT ?1");
+    auto st = m_db->prepare(std::string("SELECT a.id, a.kind, a.description, a.time_ms, "
+                                        "(SELECT count(*) FROM label_events e WHERE e.action_id = a.id), a.state "
+                                        "FROM actions a ")
+                            + (includeUndone ? "" : "WHERE a.state = 0 ") + "ORDER BY a.id DESC LIMIT ?1");
     if (!st)
         return std::unexpected(st.error());
     st->bind(1, limit);
     std::vector<ActionInfo> out;
     LP_TRY(st->forEachRow("reading the history", [&](const SqliteStatement& row) {
-        out.push_back(ActionInfo{row.integer(0), ActionKind(row.integer(1)), row.text(2), row.integer(3), row.integer(4)});
+        out.push_back(ActionInfo{row.integer(0), ActionKind(row.integer(1)), row.text(2), row.integer(3), row.integer(4),
+                                 row.integer(5) != 0});
+    }));
+    return out;
+}
+
+Expected<std::vector<ItemEvent>> ProjectStore::itemHistory(std::int64_t itemId) const
+{
+    // By action; within one, the review decision before the label it brought, then by event id.
+    auto st = m_db->prepare(
+        "SELECT a.id, a.description, a.time_ms, a.state, e.class_id, e.source, NULL, e.id, 0 FROM label_events e "
+        "JOIN actions a ON a.id = e.action_id WHERE e.item_id = ?1 "
+        "UNION ALL SELECT a.id, a.description, a.time_ms, a.state, NULL, NULL, r.decision, r.id, 1 FROM review_events r "
+        "JOIN actions a ON a.id = r.action_id WHERE r.item_id = ?1 ORDER BY 1, 9 DESC, 8");
+    if (!st)
+        return std::unexpected(st.error());
+    st->bind(1, itemId);
+    std::vector<ItemEvent> out;
+    LP_TRY(st->forEachRow("reading the item's history", [&](const SqliteStatement& row) {
+        ItemEvent e;
+        e.actionId = row.integer(0);
+        e.description = row.text(1);
+        e.timeMs = row.integer(2);
+        e.undone = row.integer(3) != 0;
+        if (row.integer(8) == 0) {
+            e.classId = row.isNull(4) ? -1 : int(row.integer(4));
+            e.source = LabelSource(row.integer(5));
+        } else {
+            e.decision = ReviewDecision(row.integer(6));
+        }
+        out.push_back(std::move(e));
     }));
     return out;
 }
@@ -894,6 +925,17 @@ Expected<void> ProjectStore::verifyDerivedState() const
     LP_TRY(compare(labels, storedLabels, "label"));
     LP_TRY(compare(reviews, storedReviews, "review decision"));
     return {};
+}
+
+Expected<void> ProjectStore::checkFileIntegrity() const
+{
+    std::vector<std::string> complaints;
+    LP_TRY(m_db->forEachRow("PRAGMA quick_check", "checking the file",
+                            [&](const SqliteStatement& st) { complaints.push_back(st.text(0)); }));
+    if (complaints.size() == 1 && complaints.front() == "ok")
+        return {};
+    return fail(m_path + ": the file is damaged (" + (complaints.empty() ? std::string("no answer") : complaints.front())
+                + "); restore it from a backup, or try 'sqlite3 FILE .recover > dump.sql'");
 }
 
 // ---- settings, encoder state, propagation ------------------------------------------------------

@@ -117,6 +117,18 @@ struct ActionInfo {
     std::string description; // e.g. "label 3 as 'Coat'"
     std::int64_t timeMs = 0; // ms since the epoch
     std::int64_t events = 0; // label events in the action
+    bool undone = false;     // undone (and maybe superseded); only history(..., true) returns these
+};
+
+// One event in an item's history: a label given or removed, or a review decision.
+struct ItemEvent {
+    std::int64_t actionId = 0;
+    std::string description;                // the action's
+    std::int64_t timeMs = 0;
+    bool undone = false;
+    std::optional<int> classId;             // label events: the class, or -1 when removed
+    LabelSource source = LabelSource::Human; // label events
+    std::optional<ReviewDecision> decision;  // review events
 };
 
 // Counts for `project status` and the app's status bar.
@@ -218,13 +230,18 @@ public:
     [[nodiscard]] Expected<std::vector<CurrentLabel>> currentLabels() const;
     // Current review decision per item id (only items that have one).
     [[nodiscard]] Expected<std::vector<std::pair<std::int64_t, ReviewDecision>>> currentReviews() const;
-    [[nodiscard]] Expected<std::vector<ActionInfo>> history(std::int64_t limit) const;
+    // The latest `limit` actions, newest first; undone ones only with `includeUndone`.
+    [[nodiscard]] Expected<std::vector<ActionInfo>> history(std::int64_t limit, bool includeUndone = false) const;
+    // Every event that touched an item, oldest first, undone ones included (marked).
+    [[nodiscard]] Expected<std::vector<ItemEvent>> itemHistory(std::int64_t itemId) const;
     // Increases with every change to labels or reviews (apply, import, undo, redo).
     [[nodiscard]] Expected<std::int64_t> labelVersion() const;
     [[nodiscard]] Expected<ProjectCounts> counts() const;
     // Replays the whole event history and compares it with the current-label and current-review
     // tables. An error describes the first mismatch (tests and `project check`).
     [[nodiscard]] Expected<void> verifyDerivedState() const;
+    // SQLite's quick_check of the file's pages and indexes; the error quotes its first complaint.
+    [[nodiscard]] Expected<void> checkFileIntegrity() const;
 
     // ---- settings, encoder state, propagation ----
     [[nodiscard]] Expected<ProjectSettings> settings() const;

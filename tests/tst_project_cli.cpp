@@ -155,6 +155,10 @@ private slots:
         QCOMPARE(status["by_decision"].toObject()["relabeled"].toInt(), 1);
         QCOMPARE(status["by_source"].toObject()["accepted"].toInt(), 1);
         QCOMPARE(status["flagged"].toInt(), 0);
+        r = runCli({"project", "history", project, "--item", "20"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("fox (bulk)") && r.out.contains("review: relabeled") && r.out.contains("dog (accepted)"),
+                 qPrintable(r.out));
         r = runCli({"project", "export", project, "--include", "human", "-o", tmp.path() + "/human.csv"});
         QCOMPARE(readCsv(tmp.path() + "/human.csv").size(), 1 + 35); // the fix is not a human label
         r = runCli({"project", "export", project, "--include", "fixed", "-o", tmp.path() + "/fixed.csv"});

@@ -174,6 +174,17 @@ private slots:
             QCOMPARE(labelsOf(*store).at(1).first, *cat); // back to the earlier label
             QVERIFY(!labelsOf(*store).contains(2));
             QVERIFY(store->verifyDerivedState());
+            // The item's provenance keeps the undone event, marked.
+            auto events = store->itemHistory(1);
+            QVERIFY(events);
+            QCOMPARE(events->size(), std::size_t(2));
+            QCOMPARE((*events)[0].classId, std::optional<int>(*cat));
+            QCOMPARE((*events)[0].undone, false);
+            QCOMPARE((*events)[1].classId, std::optional<int>(*dog));
+            QCOMPARE((*events)[1].source, LabelSource::Bulk);
+            QCOMPARE((*events)[1].undone, true);
+            QCOMPARE(store->history(10, true)->size(), std::size_t(2));
+            QCOMPARE(store->history(10)->size(), std::size_t(1));
         }
         {
             // The undo survived a restart, and so does the redo stack.
@@ -374,6 +385,12 @@ private slots:
         auto store = openOrDie(f.project);
         QVERIFY(store->review(1, ReviewDecision::Kept));
         QVERIFY(store->review(2, ReviewDecision::Relabeled, 2));
+        auto events = store->itemHistory(2);
+        QVERIFY(events);
+        QCOMPARE(events->size(), std::size_t(3)); // imported label, the review decision, the accepted label
+        QCOMPARE(events->at(1).decision, std::optional(ReviewDecision::Relabeled));
+        QCOMPARE(events->at(2).source, LabelSource::Accepted);
+        QVERIFY(store->checkFileIntegrity());
         QVERIFY(!store->review(3, ReviewDecision::Relabeled)); // needs the new label
         auto reviews = store->currentReviews();
         QCOMPARE(reviews->size(), std::size_t(2));
@@ -604,7 +621,7 @@ private slots:
                 // Damage the open did not touch must still surface as an error, never a crash.
                 auto items = (*store)->items();
                 auto labels = (*store)->currentLabels();
-                QVERIFY(!items || !labels || !(*store)->verifyDerivedState());
+                QVERIFY(!items || !labels || !(*store)->verifyDerivedState() || !(*store)->checkFileIntegrity());
                 continue;
             }
             QVERIFY2(store.error().message.find(message.toStdString()) != std::string::npos,

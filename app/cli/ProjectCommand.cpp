@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <set>
 
 namespace labelprop::cli {
@@ -440,7 +441,8 @@ int runStatus(const std::vector<std::string>& args)
                           "propagation. Read-only: works while another program has the project open.");
     parser.addPositional("PROJECT", "the project file");
     parser.addFlag("json", "print the figures as JSON");
-    parser.addFlag("check", "also replay the whole history and compare it with the stored current labels");
+    parser.addFlag("check", "also check the file's pages (SQLite quick_check) and replay the whole history against "
+                            "the stored current labels");
     if (auto exit = parseOrExit(parser, args))
         return *exit;
     auto store = openProject(parser, ProjectStore::Access::ReadOnly, "status");
@@ -457,9 +459,12 @@ int runStatus(const std::vector<std::string>& args)
                            propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error()})
         if (e)
             return reportError(*e);
-    if (parser.flag("check"))
+    if (parser.flag("check")) {
+        if (auto ok = (*store)->checkFileIntegrity(); !ok)
+            return reportError(ok.error());
         if (auto ok = (*store)->verifyDerivedState(); !ok)
             return reportError(ok.error());
+    }
 
     auto flaggedNow = itemsFlaggedNow(**store);
     if (!flaggedNow)
@@ -527,6 +532,54 @@ int runStatus(const std::vector<std::string>& args)
     return 0;
 }
 
+int runHistory(const std::vector<std::string>& args)
+{
+    ArgumentParser parser("project history",
+                          "What was done, newest first: every action with its time and size, undone ones marked. "
+                          "With --item, every event that touched one item (labels, sources, review decisions), "
+                          "oldest first: the provenance of its current label. Read-only.");
+    parser.addPositional("PROJECT", "the project file");
+    parser.addOption("item", "PATH_OR_INDEX", "one item's events");
+    parser.addOption("limit", "N", "actions to list", "20");
+    parser.addFlag("all", "include undone actions");
+    if (auto exit = parseOrExit(parser, args))
+        return *exit;
+    auto store = openProject(parser, ProjectStore::Access::ReadOnly, "history");
+    if (!store)
+        return reportError(store.error());
+    auto classes = (*store)->classes();
+    if (!classes)
+        return reportError(classes.error());
+    const auto className = [&](int id) { return id < 0 ? std::string("(removed)") : (*classes)[std::size_t(id)].name; };
+    if (auto itemText = parser.value("item")) {
+        auto item = resolveItem(**store, *itemText);
+        if (!item)
+            return reportError(item.error());
+        auto events = (*store)->itemHistory(*item);
+        if (!events)
+            return reportError(events.error());
+        if (events->empty())
+            std::printf("item %lld has never been labeled or reviewed\n", (long long)(*item - 1));
+        for (const auto& e : *events) {
+            const std::string what = e.decision ? "review: " + std::string(reviewDecisionName(*e.decision))
+                                                : className(*e.classId) + " (" + std::string(labelSourceName(e.source)) + ")";
+            std::printf("%s  %-32s %s%s\n", formatTime(e.timeMs).c_str(), what.c_str(), e.description.c_str(),
+                        e.undone ? "  [undone]" : "");
+        }
+        return 0;
+    }
+    auto limit = parser.integer("limit", 1, std::numeric_limits<int>::max());
+    if (!limit)
+        return reportError(limit.error());
+    auto actions = (*store)->history(*limit, parser.flag("all"));
+    if (!actions)
+        return reportError(actions.error());
+    for (const auto& a : *actions)
+        std::printf("%s  #%lld %s (%lld labels)%s\n", formatTime(a.timeMs).c_str(), (long long)a.id,
+                    a.description.c_str(), (long long)a.events, a.undone ? "  [undone]" : "");
+    return 0;
+}
+
 struct ProjectSubcommand {
     const char* name;
     const char* summary;
@@ -542,6 +595,7 @@ const ProjectSubcommand kProjectSubcommands[] = {
     {"redo", "redo the most recently undone action", [](const std::vector<std::string>& a) { return runUndoRedo(a, false); }},
     {"review", "record a review decision on a flagged item: kept, relabeled or skipped", runReview},
     {"status", "counts by class and source, flagged, reviewed, undo depth, last propagation", runStatus},
+    {"history", "what was done and when; with --item, the provenance of one item's label", runHistory},
     {"propagate", "spread the labels over the kNN graph; saves the result in the project", runProjectPropagate},
     {"audit", "judge every label (imported ones above all) and flag the likely wrong ones", runProjectAudit},
     {"suggest", "pick the items to label next", runProjectSuggest},
