@@ -71,63 +71,60 @@ bool fromBytes(std::span<const std::uint8_t> bytes, std::size_t count, std::vect
 
 // ---- names -------------------------------------------------------------------------------------
 
+namespace {
+
+constexpr std::pair<LabelSource, std::string_view> kLabelSourceNames[] = {
+    {LabelSource::Human, "human"}, {LabelSource::Imported, "imported"},
+    {LabelSource::Accepted, "accepted"}, {LabelSource::Bulk, "bulk"}};
+constexpr std::pair<ItemStatus, std::string_view> kItemStatusNames[] = {
+    {ItemStatus::Present, "present"}, {ItemStatus::Missing, "missing"},
+    {ItemStatus::Changed, "changed"}, {ItemStatus::Unreadable, "unreadable"}};
+constexpr std::pair<ReviewDecision, std::string_view> kReviewDecisionNames[] = {
+    {ReviewDecision::Kept, "kept"}, {ReviewDecision::Relabeled, "relabeled"}, {ReviewDecision::Skipped, "skipped"}};
+
+template <class E, std::size_t N>
+std::string_view nameIn(const std::pair<E, std::string_view> (&table)[N], E value)
+{
+    for (const auto& [v, name] : table)
+        if (v == value)
+            return name;
+    return "unknown";
+}
+
+template <class E, std::size_t N>
+std::optional<E> valueIn(const std::pair<E, std::string_view> (&table)[N], std::string_view name)
+{
+    for (const auto& [v, n] : table)
+        if (n == name)
+            return v;
+    return std::nullopt;
+}
+
+} // namespace
+
 std::string_view labelSourceName(LabelSource source)
 {
-    switch (source) {
-    case LabelSource::Human:
-        return "human";
-    case LabelSource::Imported:
-        return "imported";
-    case LabelSource::Accepted:
-        return "accepted";
-    case LabelSource::Bulk:
-        return "bulk";
-    }
-    return "unknown";
+    return nameIn(kLabelSourceNames, source);
 }
 
 std::optional<LabelSource> parseLabelSource(std::string_view name)
 {
-    for (auto s : {LabelSource::Human, LabelSource::Imported, LabelSource::Accepted, LabelSource::Bulk})
-        if (labelSourceName(s) == name)
-            return s;
-    return std::nullopt;
+    return valueIn(kLabelSourceNames, name);
 }
 
 std::string_view itemStatusName(ItemStatus status)
 {
-    switch (status) {
-    case ItemStatus::Present:
-        return "present";
-    case ItemStatus::Missing:
-        return "missing";
-    case ItemStatus::Changed:
-        return "changed";
-    case ItemStatus::Unreadable:
-        return "unreadable";
-    }
-    return "unknown";
+    return nameIn(kItemStatusNames, status);
 }
 
 std::string_view reviewDecisionName(ReviewDecision decision)
 {
-    switch (decision) {
-    case ReviewDecision::Kept:
-        return "kept";
-    case ReviewDecision::Relabeled:
-        return "relabeled";
-    case ReviewDecision::Skipped:
-        return "skipped";
-    }
-    return "unknown";
+    return nameIn(kReviewDecisionNames, decision);
 }
 
 std::optional<ReviewDecision> parseReviewDecision(std::string_view name)
 {
-    for (auto d : {ReviewDecision::Kept, ReviewDecision::Relabeled, ReviewDecision::Skipped})
-        if (reviewDecisionName(d) == name)
-            return d;
-    return std::nullopt;
+    return valueIn(kReviewDecisionNames, name);
 }
 
 // ---- open / create -----------------------------------------------------------------------------

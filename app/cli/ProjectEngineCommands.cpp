@@ -330,6 +330,21 @@ int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
     return 0;
 }
 
+// The value of option `name` looked up in `choices`; the error lists them.
+template <class E>
+Expected<E> pickChoice(const ArgumentParser& parser, const std::string& name,
+                       std::initializer_list<std::pair<std::string_view, E>> choices)
+{
+    const auto given = parser.value(name).value_or("");
+    std::string names;
+    for (const auto& [text, value] : choices) {
+        if (text == given)
+            return value;
+        names += (names.empty() ? "" : ", ") + std::string(text);
+    }
+    return fail("--" + name + " must be one of " + names + " (got '" + given + "')");
+}
+
 } // namespace
 
 int runProjectPropagate(const std::vector<std::string>& args)
@@ -432,35 +447,24 @@ int runProjectExport(const std::vector<std::string>& args)
     if (!out)
         return reportError(out.error());
     ExportOptions options;
-    const auto format = *parser.value("format");
-    if (format == "csv")
-        options.format = ExportFormat::Csv;
-    else if (format == "json")
-        options.format = ExportFormat::Json;
-    else if (format == "imagefolder")
-        options.format = ExportFormat::ImageFolder;
-    else
-        return reportError(Error{"--format must be csv, json or imagefolder (got '" + format + "')"});
+    auto format = pickChoice<ExportFormat>(parser, "format", {{"csv", ExportFormat::Csv}, {"json", ExportFormat::Json},
+                                                              {"imagefolder", ExportFormat::ImageFolder}});
+    auto flagged = pickChoice<FlaggedPolicy>(parser, "flagged", {{"mark", FlaggedPolicy::Mark},
+                                                                 {"drop", FlaggedPolicy::Drop},
+                                                                 {"keep", FlaggedPolicy::Keep}});
+    auto link = pickChoice<LinkMode>(parser, "link", {{"copy", LinkMode::Copy}, {"hardlink", LinkMode::HardLink},
+                                                      {"symlink", LinkMode::SymLink}});
+    if (!format)
+        return reportError(format.error());
+    if (!flagged)
+        return reportError(flagged.error());
+    if (!link)
+        return reportError(link.error());
+    options.format = *format;
+    options.flagged = *flagged;
+    options.link = *link;
     if (auto level = parseExportLevel(*parser.value("include"), options); !level)
         return reportError(level.error());
-    const auto flagged = *parser.value("flagged");
-    if (flagged == "mark")
-        options.flagged = FlaggedPolicy::Mark;
-    else if (flagged == "drop")
-        options.flagged = FlaggedPolicy::Drop;
-    else if (flagged == "keep")
-        options.flagged = FlaggedPolicy::Keep;
-    else
-        return reportError(Error{"--flagged must be mark, drop or keep (got '" + flagged + "')"});
-    const auto link = *parser.value("link");
-    if (link == "copy")
-        options.link = LinkMode::Copy;
-    else if (link == "hardlink")
-        options.link = LinkMode::HardLink;
-    else if (link == "symlink")
-        options.link = LinkMode::SymLink;
-    else
-        return reportError(Error{"--link must be copy, hardlink or symlink (got '" + link + "')"});
     options.includeImported = !parser.flag("no-imported");
 
     auto store = openProject(parser, ProjectStore::Access::ReadOnly, "export");
