@@ -472,11 +472,26 @@ Expected<int> ProjectStore::ensureClass(std::string_view name)
 Expected<void> ProjectStore::updateClass(const ProjectClass& cls)
 {
     LP_TRY(requireWritable("change a class"));
-    auto st = m_db->prepare("UPDATE classes SET name = ?1, colour = ?2, hotkey = ?3 WHERE id = ?4");
+    auto tx = SqliteTransaction::begin(*m_db, "changing the class '" + cls.name + "'");
+    if (!tx)
+        return std::unexpected(tx.error());
+    auto st = m_db->prepare("UPDATE classes SET name = ?1, colour = ?2, hotkey = ?3 WHERE id = ?4 AND "
+                            "(name != ?1 OR colour != ?2 OR hotkey != ?3)");
     if (!st)
         return std::unexpected(st.error());
+    auto old = m_db->prepare("SELECT name FROM classes WHERE id = ?1");
+    if (!old)
+        return std::unexpected(old.error());
+    std::optional<std::string> oldName;
+    LP_TRY(old->bind(1, cls.id).forEachRow("changing the class", [&](const SqliteStatement& row) { oldName = row.text(0); }));
+    if (!oldName)
+        return fail(m_path + ": class id " + std::to_string(cls.id) + " does not exist");
     st->bind(1, cls.name).bind(2, cls.colour).bind(3, cls.hotkey).bind(4, cls.id);
-    return st->run("changing the class '" + cls.name + "'");
+    LP_TRY(st->run("changing the class '" + cls.name + "'"));
+    // Stored results name their classes: after a rename they are out of date like after a label change.
+    if (*oldName != cls.name)
+        LP_TRY(bumpLabelVersion());
+    return tx->commit();
 }
 
 // ---- labeling ----------------------------------------------------------------------------------

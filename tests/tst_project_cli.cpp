@@ -85,6 +85,17 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("no item with the path 'no/such.png'"), qPrintable(r.err));
 
+        // Classes: rename (labels follow), colour, hotkey (moves from the class that had it).
+        r = runCli({"project", "classes", project, "--rename", "fox=vixen"});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("vixen"), qPrintable(r.err + r.out));
+        QCOMPARE(statusJson(project)["by_class"].toObject()["vixen"].toInt(), 1);
+        QCOMPARE(runCli({"project", "classes", project, "--rename", "vixen=fox"}).exitCode, 0);
+        r = runCli({"project", "classes", project, "--hotkey", "fox=1", "--colour", "fox=#123456"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("1   #123456  fox") && r.out.contains("-   #4e79a7  cat"), qPrintable(r.out));
+        QCOMPARE(runCli({"project", "classes", project, "--colour", "fox=red"}).exitCode, 1);
+        QCOMPARE(runCli({"project", "classes", project, "--rename", "fox=dog"}).exitCode, 1);
+
         // A batch is one action: one undo reverts all of it.
         writeFile(tmp.path() + "/batch.csv", "item,label\n1,cat\n13,dog\n25,fox\n");
         r = runCli({"project", "label", project, "--batch", tmp.path() + "/batch.csv"});

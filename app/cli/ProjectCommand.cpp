@@ -580,6 +580,111 @@ int runHistory(const std::vector<std::string>& args)
     return 0;
 }
 
+// "NAME=VALUE" (the name may itself contain '='; the value is after the last one).
+Expected<std::pair<std::string, std::string>> splitAssignment(const std::string& text, const std::string& option)
+{
+    const auto eq = text.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+        return fail("--" + option + " expects NAME=VALUE, got '" + text + "'");
+    return std::pair(text.substr(0, eq), text.substr(eq + 1));
+}
+
+int runClasses(const std::vector<std::string>& args)
+{
+    ArgumentParser parser("project classes",
+                          "List the classes with their hotkey, colour and count, or change them: add one, rename "
+                          "one (its labels follow), set a colour or a hotkey.");
+    parser.addPositional("PROJECT", "the project file");
+    parser.addOption("add", "NAME", "add a class");
+    parser.addOption("rename", "OLD=NEW", "rename a class");
+    parser.addOption("colour", "NAME=#RRGGBB", "set a class's colour");
+    parser.addOption("hotkey", "NAME=KEY", "set a class's hotkey (one character; empty for none)");
+    if (auto exit = parseOrExit(parser, args))
+        return *exit;
+    const bool changing = parser.value("add") || parser.value("rename") || parser.value("colour") || parser.value("hotkey");
+    auto store = openProject(parser, changing ? ProjectStore::Access::ReadWrite : ProjectStore::Access::ReadOnly,
+                             "classes");
+    if (!store)
+        return reportError(store.error());
+    auto classes = (*store)->classes();
+    if (!classes)
+        return reportError(classes.error());
+    // Each change re-reads the classes, so one call can combine changes to the same class.
+    const auto find = [&](const std::string& name) -> Expected<ProjectClass> {
+        classes = (*store)->classes();
+        if (!classes)
+            return std::unexpected(classes.error());
+        for (const auto& c : *classes)
+            if (c.name == name)
+                return c;
+        return fail((*store)->path() + ": no class named '" + name + "'");
+    };
+    if (auto name = parser.value("add")) {
+        if (find(*name))
+            return reportError(Error{(*store)->path() + ": the class '" + *name + "' exists already"});
+        if (auto r = (*store)->ensureClass(*name); !r)
+            return reportError(r.error());
+    }
+    if (auto text = parser.value("rename")) {
+        auto a = splitAssignment(*text, "rename");
+        if (!a)
+            return reportError(a.error());
+        auto c = find(a->first);
+        if (!c)
+            return reportError(c.error());
+        if (a->second.empty() || find(a->second))
+            return reportError(Error{(*store)->path() + ": cannot rename '" + a->first + "' to '" + a->second
+                                     + "': the new name is empty or taken"});
+        c->name = a->second;
+        if (auto r = (*store)->updateClass(*c); !r)
+            return reportError(r.error());
+    }
+    if (auto text = parser.value("colour")) {
+        auto a = splitAssignment(*text, "colour");
+        if (!a)
+            return reportError(a.error());
+        auto c = find(a->first);
+        if (!c)
+            return reportError(c.error());
+        const auto& v = a->second;
+        if (v.size() != 7 || v[0] != '#' || v.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos)
+            return reportError(Error{"--colour: '" + v + "' is not a colour like #4e79a7"});
+        c->colour = v;
+        if (auto r = (*store)->updateClass(*c); !r)
+            return reportError(r.error());
+    }
+    if (auto text = parser.value("hotkey")) {
+        auto a = splitAssignment(*text, "hotkey");
+        if (!a)
+            return reportError(a.error());
+        auto c = find(a->first);
+        if (!c)
+            return reportError(c.error());
+        if (a->second.size() > 1)
+            return reportError(Error{"--hotkey: a hotkey is one character, got '" + a->second + "'"});
+        for (auto& other : *classes)
+            if (!a->second.empty() && other.hotkey == a->second && other.id != c->id) {
+                // The key moves: the class that had it loses it.
+                other.hotkey.clear();
+                if (auto r = (*store)->updateClass(other); !r)
+                    return reportError(r.error());
+            }
+        c->hotkey = a->second;
+        if (auto r = (*store)->updateClass(*c); !r)
+            return reportError(r.error());
+    }
+    classes = (*store)->classes();
+    auto counts = (*store)->counts();
+    if (!classes)
+        return reportError(classes.error());
+    if (!counts)
+        return reportError(counts.error());
+    for (const auto& c : *classes)
+        std::printf("%-3s %s  %-24s %lld labeled\n", c.hotkey.empty() ? "-" : c.hotkey.c_str(), c.colour.c_str(),
+                    c.name.c_str(), (long long)counts->byClass[std::size_t(c.id)]);
+    return 0;
+}
+
 struct ProjectSubcommand {
     const char* name;
     const char* summary;
@@ -590,6 +695,7 @@ const ProjectSubcommand kProjectSubcommands[] = {
     {"create", "create PROJECT.labelprop from a folder, ImageFolder tree, CSV or IDX files", runCreate},
     {"import", "re-scan the source (new, changed, missing, moved files) or apply a labels file", runImport},
     {"relink", "point the project at the data set's new folder", runRelink},
+    {"classes", "list the classes; add, rename, set a colour or a hotkey", runClasses},
     {"label", "label items (one, a batch as one action, or a stream of saved actions)", runLabel},
     {"undo", "undo the latest labeling or review action", [](const std::vector<std::string>& a) { return runUndoRedo(a, true); }},
     {"redo", "redo the most recently undone action", [](const std::vector<std::string>& a) { return runUndoRedo(a, false); }},
