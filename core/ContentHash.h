@@ -48,4 +48,15 @@ struct ContentHashLess {
     bool operator()(const ContentHash& a, const ContentHash& b) const { return a.bytes < b.bytes; }
 };
 
+// For unordered containers: the hash is uniformly distributed already, 8 of its bytes will do.
+struct ContentHashHasher {
+    std::size_t operator()(const ContentHash& h) const
+    {
+        std::size_t v = 0;
+        for (int i = 0; i < 8; ++i)
+            v = (v << 8) | h.bytes[std::size_t(i)];
+        return v;
+    }
+};
+
 } // namespace labelprop

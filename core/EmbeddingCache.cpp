@@ -57,6 +57,7 @@ EmbeddingCache EmbeddingCache::load(const std::string& folder, const std::string
     if (!in.read(reinterpret_cast<char*>(cache.m_hashes.data()), std::streamsize(count * 16))
         || !in.read(reinterpret_cast<char*>(cache.m_data.data()), std::streamsize(count * dims * 4)))
         return reject("read error");
+    cache.m_rows.reserve(count);
     for (std::size_t i = 0; i < count; ++i)
         cache.m_rows.emplace(cache.m_hashes[i], i);
     return cache;

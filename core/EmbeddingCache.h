@@ -14,7 +14,7 @@
 #include "core/Embeddings.h"
 #include "core/Error.h"
 
-#include <map>
+#include <unordered_map>
 #include <optional>
 #include <span>
 #include <string>
@@ -47,7 +47,7 @@ private:
     int m_dims = 0;
     std::vector<ContentHash> m_hashes;
     std::vector<float> m_data; // size() x dims
-    std::map<ContentHash, std::size_t, ContentHashLess> m_rows;
+    std::unordered_map<ContentHash, std::size_t, ContentHashHasher> m_rows;
     bool m_dirty = false;
     std::string m_warning;
 };

@@ -7,9 +7,17 @@
 #include "core/SubsetSource.h"
 
 #include <map>
+#include <unordered_map>
+#include <numeric>
 #include <set>
 
 namespace labelprop {
+
+#define LP_PROJECT_TRY(expr)                                                                                           \
+    do {                                                                                                               \
+        if (auto lp_result = (expr); !lp_result)                                                                       \
+            return std::unexpected(lp_result.error());                                                                 \
+    } while (false)
 
 Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
                                                   const ProgressCallback& progress)
@@ -20,40 +28,57 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     auto items = store.items();
     if (!items)
         return std::unexpected(items.error());
-    auto source = openProjectSource(*info);
-    if (!source)
-        return std::unexpected(source.error());
-    std::map<std::string, std::size_t, std::less<>> sourceIndex;
-    for (std::size_t i = 0; i < (*source)->size(); ++i)
-        sourceIndex.emplace((*source)->item(i).path, i);
-
     ProjectEmbeddings out;
-    // Candidates: items that are there, with a hash and a place in the source.
+    // Candidates: items that are there, with a hash.
     struct Candidate {
         std::int64_t id;
         ContentHash hash;
-        std::size_t sourceIndex;
+        const std::string* path;
     };
     std::vector<Candidate> candidates;
-    for (const auto& it : *items) {
-        if ((it.status != ItemStatus::Present && it.status != ItemStatus::Changed) || it.hash.isZero())
-            continue;
-        const auto s = sourceIndex.find(it.path);
-        if (s == sourceIndex.end()) {
-            out.skipped.push_back(it.path + ": not in the source any more; run 'project import' to update the project");
-            continue;
-        }
-        candidates.push_back(Candidate{it.id, it.hash, s->second});
-    }
+    for (const auto& it : *items)
+        if ((it.status == ItemStatus::Present || it.status == ItemStatus::Changed) && !it.hash.isZero())
+            candidates.push_back(Candidate{it.id, it.hash, &it.path});
     if (candidates.empty())
         return fail(store.path() + ": no item to embed (all missing or unreadable)");
+
+    // The source is opened only when something must be encoded: a project whose embeddings are all
+    // cached reopens without reading a single image.
+    std::unique_ptr<ImageSource> source;
+    std::unordered_map<std::string_view, std::size_t> sourceIndex;
+    const auto openSource = [&]() -> Expected<void> {
+        if (source)
+            return {};
+        auto opened = openProjectSource(*info);
+        if (!opened)
+            return std::unexpected(opened.error());
+        source = std::move(*opened);
+        for (std::size_t i = 0; i < source->size(); ++i)
+            sourceIndex.emplace(source->item(i).path, i);
+        return {};
+    };
+    // Source indices of `wanted` candidates (their positions in `candidates`); ones the source no
+    // longer has are reported and left out of `found`.
+    const auto locate = [&](const std::vector<std::size_t>& wanted, std::vector<std::size_t>& found,
+                            std::vector<std::size_t>& indices) {
+        for (const auto k : wanted) {
+            const auto s = sourceIndex.find(*candidates[k].path);
+            if (s == sourceIndex.end()) {
+                out.skipped.push_back(*candidates[k].path
+                                      + ": not in the source any more; run 'project import' to update the project");
+                continue;
+            }
+            found.push_back(k);
+            indices.push_back(s->second);
+        }
+    };
 
     auto encoder = makeEncoder(encoderSpec);
     if (!encoder)
         return std::unexpected(encoder.error());
     std::unique_ptr<Encoder> frozen;
     std::optional<FittedEncoding> fitted;
-    std::vector<std::size_t> fittedOn; // candidate index of each subset row when fitting now
+    std::vector<std::size_t> fittedOn; // candidate of each subset row when fitting now
     if ((*encoder)->hasFittedState()) {
         auto state = store.encoderState(encoderSpec);
         if (!state)
@@ -62,10 +87,13 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
             if (store.readOnly())
                 return fail(store.path() + ": the encoder '" + encoderSpec + "' has not been fitted to this project yet; "
                             "run 'labelprop-cli project propagate " + store.path() + "' (it needs write access)");
-            std::vector<std::size_t> indices;
-            for (const auto& c : candidates)
-                indices.push_back(c.sourceIndex);
-            SubsetSource subset(**source, indices);
+            LP_PROJECT_TRY(openSource());
+            std::vector<std::size_t> all(candidates.size()), indices;
+            std::iota(all.begin(), all.end(), std::size_t(0));
+            locate(all, fittedOn, indices);
+            if (indices.empty())
+                return fail(store.path() + ": none of the project's items is in its source any more");
+            SubsetSource subset(*source, indices);
             auto f = (*encoder)->fitAndEncode(subset, progress);
             if (!f)
                 return std::unexpected(f.error());
@@ -89,31 +117,36 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     // Items an encoder could not read are marked unreadable in the project (when it is writable).
     std::vector<ContentHash> failedHashes;
     if (fitted) {
-        // Fitting embedded every candidate already (in subset order = candidate order).
+        // Fitting embedded every located candidate already (subset row r is candidate fittedOn[r]).
         std::vector<ContentHash> hashes;
-        for (const auto k : fitted->encoded.sourceIndices)
-            hashes.push_back(candidates[k].hash);
-        std::vector<char> ok(candidates.size(), 0);
-        for (const auto k : fitted->encoded.sourceIndices)
-            ok[k] = 1;
-        for (std::size_t k = 0; k < candidates.size(); ++k)
-            if (!ok[k])
-                failedHashes.push_back(candidates[k].hash);
+        std::vector<char> ok(fittedOn.size(), 0);
+        for (const auto r : fitted->encoded.sourceIndices) {
+            hashes.push_back(candidates[fittedOn[r]].hash);
+            ok[r] = 1;
+        }
+        for (std::size_t r = 0; r < fittedOn.size(); ++r)
+            if (!ok[r])
+                failedHashes.push_back(candidates[fittedOn[r]].hash);
         if (auto r = cache.add(hashes, fitted->encoded.embeddings); !r)
             return std::unexpected(r.error());
         out.encodedNow = std::int64_t(hashes.size());
         out.skipped.insert(out.skipped.end(), fitted->encoded.skipped.begin(), fitted->encoded.skipped.end());
     } else {
-        std::vector<std::size_t> missing; // source indices, one per new hash
+        std::vector<std::size_t> wanted; // candidates, one per hash the cache lacks
+        std::set<ContentHash, ContentHashLess> queued;
+        for (std::size_t k = 0; k < candidates.size(); ++k)
+            if (!cache.contains(candidates[k].hash) && queued.insert(candidates[k].hash).second)
+                wanted.push_back(k);
+        std::vector<std::size_t> located, missing; // candidates found in the source, their source indices
+        if (!wanted.empty()) {
+            LP_PROJECT_TRY(openSource());
+            locate(wanted, located, missing);
+        }
         std::vector<ContentHash> missingHashes;
-        std::map<ContentHash, bool, ContentHashLess> queued;
-        for (const auto& c : candidates)
-            if (!cache.contains(c.hash) && queued.emplace(c.hash, true).second) {
-                missing.push_back(c.sourceIndex);
-                missingHashes.push_back(c.hash);
-            }
+        for (const auto k : located)
+            missingHashes.push_back(candidates[k].hash);
         if (!missing.empty()) {
-            SubsetSource subset(**source, missing);
+            SubsetSource subset(*source, missing);
             auto encoded = frozen->encode(subset, progress);
             if (!encoded)
                 return std::unexpected(encoded.error());

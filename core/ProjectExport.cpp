@@ -3,6 +3,7 @@
 #include "core/AtomicFile.h"
 #include "core/Csv.h"
 #include "core/ImageSource.h"
+#include "core/StringHash.h"
 #include "core/ProjectImport.h"
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <unistd.h>
 
@@ -111,7 +113,7 @@ private:
         return it == m_row.end() ? std::nullopt : std::optional<std::size_t>(it->second);
     }
 
-    std::map<std::int64_t, std::size_t> m_row;
+    std::unordered_map<std::int64_t, std::size_t> m_row;
     std::vector<int> m_column;
 };
 
@@ -135,7 +137,7 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
         fs::remove_all(staging, ignored);
     };
     std::unique_ptr<ImageSource> idx;
-    std::map<std::string, std::size_t, std::less<>> idxIndex;
+    StringMap<std::size_t> idxIndex;
     if (info->kind == "idx") {
         auto src = openProjectSource(*info);
         if (!src) {
@@ -283,10 +285,10 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
     const IndexedRun pseudo(propagated->has_value() ? &**propagated : nullptr, *classes);
     if ((flags.run && flags.run->labelVersion != *version) || (pseudo.run && pseudo.run->labelVersion != *version))
         report.stalePropagation = true;
-    std::map<std::int64_t, CurrentLabel> labelOf;
+    std::unordered_map<std::int64_t, CurrentLabel> labelOf;
     for (const auto& l : *labels)
         labelOf.emplace(l.itemId, l);
-    std::map<std::int64_t, ReviewDecision> reviewOf(reviews->begin(), reviews->end());
+    std::unordered_map<std::int64_t, ReviewDecision> reviewOf(reviews->begin(), reviews->end());
 
     std::vector<ExportRow> rows;
     for (const auto& item : *items) {

@@ -2,6 +2,7 @@
 
 #include "core/Csv.h"
 #include "core/ImageSource.h"
+#include "core/StringHash.h"
 #include "core/Parallel.h"
 #include "core/LabelsJson.h"
 
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -101,7 +103,7 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
     auto existing = store.items();
     if (!existing)
         return std::unexpected(existing.error());
-    std::map<std::string, std::size_t, std::less<>> byPath;
+    StringMap<std::size_t> byPath;
     for (std::size_t k = 0; k < existing->size(); ++k)
         byPath.emplace((*existing)[k].path, k);
 
@@ -161,7 +163,7 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
             updates.push_back(item);
     }
     // Project items the source no longer has: candidates for a move, else missing.
-    std::multimap<ContentHash, std::size_t, ContentHashLess> goneByHash;
+    std::unordered_multimap<ContentHash, std::size_t, ContentHashHasher> goneByHash;
     for (std::size_t k = 0; k < existing->size(); ++k)
         if (!seen[k] && !(*existing)[k].hash.isZero())
             goneByHash.emplace((*existing)[k].hash, k);
@@ -175,7 +177,13 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
             report.warnings.push_back(hashed[i].error + " (not added)");
             continue;
         }
-        if (auto g = goneByHash.find(hashed[i].file.hash); g != goneByHash.end()) {
+        // Equal bytes under several gone items: the oldest item moves (deterministic).
+        auto [first, last] = goneByHash.equal_range(hashed[i].file.hash);
+        auto g = first;
+        for (auto it2 = first; it2 != last; ++it2)
+            if (it2->second < g->second)
+                g = it2;
+        if (g != last) {
             ProjectItem item = (*existing)[g->second];
             item.path = it.path;
             item.status = item.status == ItemStatus::Changed ? ItemStatus::Changed : ItemStatus::Present;
@@ -230,7 +238,7 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
         if (!source.item(i).label.empty())
             names.push_back(className(source.item(i).label, options.classNames));
     const ClassIndex order = ClassIndex::fromNames(names);
-    std::map<std::string, int, std::less<>> classIds;
+    StringMap<int> classIds;
     for (const auto& name : order.names()) {
         auto id = store.ensureClass(name);
         if (!id)
@@ -241,13 +249,13 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
     auto after = store.items();
     if (!after)
         return std::unexpected(after.error());
-    std::map<std::string, std::int64_t, std::less<>> idByPath;
+    StringMap<std::int64_t> idByPath;
     for (const auto& it : *after)
         idByPath.emplace(it.path, it.id);
     auto current = store.currentLabels();
     if (!current)
         return std::unexpected(current.error());
-    std::map<std::int64_t, CurrentLabel> currentById;
+    std::unordered_map<std::int64_t, CurrentLabel> currentById;
     for (const auto& c : *current)
         currentById.emplace(c.itemId, c);
     std::vector<LabelChange> changes;
@@ -294,7 +302,7 @@ Expected<std::int64_t> relinkProject(ProjectStore& store, const std::string& new
     constexpr std::size_t kSample = 64;
     const std::size_t step = std::max<std::size_t>(1, candidates.size() / kSample);
     std::unique_ptr<ImageSource> idx;
-    std::map<std::string, std::size_t, std::less<>> idxIndex;
+    StringMap<std::size_t> idxIndex;
     if (info->kind == "idx") {
         auto src = openProjectSource(moved);
         if (!src)
@@ -374,7 +382,7 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
     auto items = store.items();
     if (!items)
         return std::unexpected(items.error());
-    std::map<std::string, std::int64_t, std::less<>> idByPath;
+    StringMap<std::int64_t> idByPath;
     for (const auto& it : *items)
         idByPath.emplace(it.path, it.id);
     const std::string rootPrefix = (fs::path(info->root) / "").string();
@@ -384,7 +392,7 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
     auto current = store.currentLabels();
     if (!current)
         return std::unexpected(current.error());
-    std::map<std::int64_t, CurrentLabel> currentById;
+    std::unordered_map<std::int64_t, CurrentLabel> currentById;
     for (const auto& c : *current)
         currentById.emplace(c.itemId, c);
     for (const auto& [rawPath, label] : rows) {

@@ -349,6 +349,12 @@ private slots:
         QCOMPARE(second->fromCache, std::int64_t(30));
         QCOMPARE(second->version, first->version);
         QVERIFY(second->x.isApprox(first->x));
+        // All cached: no image is read, so it works even while the data set is away.
+        fs::rename(f.root, f.root.string() + "-away");
+        auto offline = loadProjectEmbeddings(*store, "pca:8");
+        QVERIFY2(offline, offline ? "" : offline.error().message.c_str());
+        QCOMPARE(offline->fromCache, std::int64_t(30));
+        fs::rename(f.root.string() + "-away", f.root);
         // Three new images: only they are encoded, with the stored PCA basis.
         writeImageFolder(tmp.path().toStdString() + "/more", {"cat"}, 3, 4242);
         for (int i = 0; i < 3; ++i)

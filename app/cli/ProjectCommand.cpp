@@ -145,6 +145,7 @@ int runCreate(const std::vector<std::string>& args)
         return reportError(report.error());
     printImportReport(*report);
     std::printf("import: %.2f s\n", clock.seconds());
+    source->reset(); // the embedding step opens the project's source itself: do not hold two copies
     if (!parser.flag("no-embed"))
         if (int rc = embedAndReport(**store, options.settings.encoder); rc != 0)
             return rc;

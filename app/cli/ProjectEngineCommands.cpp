@@ -34,7 +34,7 @@ struct ProjectRun {
     std::vector<std::int32_t> seeds; // per embedding row: class id or -1
     std::int64_t labeled = 0;
     std::int64_t labelVersion = 0;
-    std::map<std::int64_t, std::string> paths; // item id -> path
+    std::vector<std::string> paths; // item id -> path (ids are dense from 1; paths[0] unused)
     double prepareSeconds = 0;
     int threads = 0; // --threads: 0 = all cores
 };
@@ -97,17 +97,18 @@ Expected<ProjectRun> prepareRun(const ArgumentParser& parser, const std::string&
         return std::unexpected(items.error());
     run.classes = std::move(*classes);
     run.labelVersion = *version;
-    for (const auto& it : *items)
-        run.paths.emplace(it.id, it.path);
-    std::map<std::int64_t, std::size_t> rowOf;
+    run.paths.resize(items->size() + 1);
+    for (auto& it : *items)
+        run.paths.at(std::size_t(it.id)) = std::move(it.path);
+    std::vector<std::int64_t> rowOf(run.paths.size(), -1); // item id -> embedding row
     for (std::size_t r = 0; r < run.embeddings.itemIds.size(); ++r)
-        rowOf.emplace(run.embeddings.itemIds[r], r);
+        rowOf.at(std::size_t(run.embeddings.itemIds[r])) = std::int64_t(r);
     run.seeds.assign(run.embeddings.itemIds.size(), -1);
     for (const auto& l : *labels) {
-        const auto r = rowOf.find(l.itemId);
-        if (r == rowOf.end())
+        const auto r = rowOf.at(std::size_t(l.itemId));
+        if (r < 0)
             continue;
-        run.seeds[r->second] = l.classId;
+        run.seeds[std::size_t(r)] = l.classId;
         ++run.labeled;
     }
     run.prepareSeconds = clock.seconds();
