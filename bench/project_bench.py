@@ -56,6 +56,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--labels", type=int, default=500, help="labels sent through one --stream process")
     ap.add_argument("--kills", type=int, default=500, help="SIGKILLs in the crash loop")
+    ap.add_argument("--scale", type=int, default=0,
+                    help="also time a synthetic IDX project of N items (Fashion-MNIST images, +-3 pixel noise); "
+                         "1000000 needs about 3 GB of disk and memory")
     args = ap.parse_args()
     cli = os.path.abspath(args.cli)
     tests = os.path.abspath(args.tests or os.path.dirname(cli))
@@ -135,6 +138,41 @@ def main():
     line = next((l for l in p.stdout.splitlines() if "crash loop:" in l), "")
     results["crash_loop"] = line.split("crash loop: ")[-1]
     results["crash_loop_passed"] = p.returncode == 0
+
+    # 5. Scale: a synthetic N-item IDX data set (every image a noisy copy of a Fashion-MNIST one).
+    if args.scale > 0:
+        import numpy as np
+        n = args.scale
+        with gzip.open(os.path.join(FASHION, "train-images-idx3-ubyte.gz")) as f:
+            x = np.frombuffer(f.read()[16:], dtype=np.uint8).reshape(-1, 784)
+        with gzip.open(os.path.join(FASHION, "train-labels-idx1-ubyte.gz")) as f:
+            y = np.frombuffer(f.read()[8:], dtype=np.uint8)
+        rng = np.random.default_rng(0)
+        pick = rng.integers(0, len(x), n)
+        big = os.path.join(args.out, "big")
+        os.makedirs(big)
+        with open(os.path.join(big, "big-images-idx3-ubyte"), "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+            for b in range(0, n, 100000):
+                part = x[pick[b:b + 100000]].astype(np.int16) + rng.integers(-3, 4, (len(pick[b:b + 100000]), 784))
+                f.write(np.clip(part, 0, 255).astype(np.uint8).tobytes())
+        with open(os.path.join(big, "big-labels-idx1-ubyte"), "wb") as f:
+            f.write(struct.pack(">II", 0x801, n))
+            f.write(y[pick].tobytes())
+        create, status, prepare = [], [], []
+        for r in range(args.runs):
+            bproject = os.path.join(args.out, f"big{r}.labelprop")
+            dt, _ = run([cli, "project", "create", bproject, "--source", big, "--classes", CLASSES])
+            create.append(dt)
+        bproject = os.path.join(args.out, "big0.labelprop")
+        for r in range(args.runs):
+            dt, _ = run([cli, "project", "status", bproject])
+            status.append(dt)
+            _, out = run([cli, "project", "audit", bproject, "--knn", "approximate", "--top", "0"])
+            prepare.append(float(out.split("seconds: prepare ")[1].split(",")[0]))
+        results[f"scale_{n}_create_s"] = statistics.median(create)
+        results[f"scale_{n}_status_s"] = statistics.median(status)
+        results[f"scale_{n}_embeddings_and_labels_from_project_s"] = statistics.median(prepare)
 
     width = max(len(k) for k in results)
     for k, v in results.items():
