@@ -177,6 +177,8 @@ private slots:
 
         // Usage errors exit 2; unknown subcommands list the commands.
         QCOMPARE(runCli({"project"}).exitCode, 2);
+        QCOMPARE(runCli({"project", "label", project, "--item", "0", "--batch", tmp.path() + "/batch.csv"}).exitCode, 2);
+        QCOMPARE(runCli({"project", "label", project}).exitCode, 2);
         r = runCli({"project", "frobnicate", project});
         QCOMPARE(r.exitCode, 2);
         QVERIFY(r.err.contains("unknown command 'frobnicate'"));
