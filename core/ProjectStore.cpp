@@ -167,13 +167,10 @@ Expected<std::optional<std::string>> getMeta(const SqliteDatabase& db, std::stri
     auto st = db.prepare("SELECT value FROM meta WHERE key = ?1");
     if (!st)
         return std::unexpected(st.error());
-    st->bind(1, key);
-    auto row = st->step("reading project information");
-    if (!row)
-        return std::unexpected(row.error());
-    if (!*row)
-        return std::optional<std::string>();
-    return std::optional<std::string>(st->text(0));
+    std::optional<std::string> value;
+    LP_TRY(st->bind(1, key).forEachRow("reading project information",
+                                       [&](const SqliteStatement& row) { value = row.text(0); }));
+    return value;
 }
 
 void removeProjectFiles(const std::string& path)
@@ -373,13 +370,9 @@ Expected<std::optional<ProjectItem>> ProjectStore::findItem(std::string_view pat
     auto st = m_db->prepare("SELECT id, path, content_hash, size, mtime_ns, status FROM items WHERE path = ?1");
     if (!st)
         return std::unexpected(st.error());
-    st->bind(1, path);
-    auto row = st->step("looking up an item");
-    if (!row)
-        return std::unexpected(row.error());
-    if (!*row)
-        return std::optional<ProjectItem>();
-    return std::optional<ProjectItem>(readItem(*st));
+    std::optional<ProjectItem> item;
+    LP_TRY(st->bind(1, path).forEachRow("looking up an item", [&](const SqliteStatement& row) { item = readItem(row); }));
+    return item;
 }
 
 Expected<std::vector<std::int64_t>> ProjectStore::addItems(std::span<const ProjectItem> items)
@@ -451,12 +444,11 @@ Expected<int> ProjectStore::ensureClass(std::string_view name)
     auto find = m_db->prepare("SELECT id FROM classes WHERE name = ?1");
     if (!find)
         return std::unexpected(find.error());
-    find->bind(1, name);
-    auto row = find->step("looking up a class");
-    if (!row)
-        return std::unexpected(row.error());
-    if (*row)
-        return int(find->integer(0));
+    std::optional<int> existing;
+    LP_TRY(find->bind(1, name).forEachRow("looking up a class",
+                                          [&](const SqliteStatement& row) { existing = int(row.integer(0)); }));
+    if (existing)
+        return *existing;
     LP_TRY(requireWritable("add the class '" + std::string(name) + "'"));
     auto count = m_db->queryInteger("SELECT count(*) FROM classes");
     if (!count)
@@ -1000,14 +992,12 @@ Expected<std::optional<std::string>> ProjectStore::encoderState(std::string_view
     auto st = m_db->prepare("SELECT state FROM encoder_states WHERE encoder = ?1");
     if (!st)
         return std::unexpected(st.error());
-    st->bind(1, encoderSpec);
-    auto row = st->step("reading the encoder state");
-    if (!row)
-        return std::unexpected(row.error());
-    if (!*row)
-        return std::optional<std::string>();
-    const auto b = st->blob(0);
-    return std::optional<std::string>(std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+    std::optional<std::string> state;
+    LP_TRY(st->bind(1, encoderSpec).forEachRow("reading the encoder state", [&](const SqliteStatement& row) {
+        const auto b = row.blob(0);
+        state = std::string(reinterpret_cast<const char*>(b.data()), b.size());
+    }));
+    return state;
 }
 
 Expected<void> ProjectStore::saveEncoderState(std::string_view encoderSpec, std::string_view state)
