@@ -48,6 +48,21 @@ def fashion_images(count):
     return [data[16 + i * 784:16 + (i + 1) * 784] for i in range(count)]
 
 
+def time_create_and_reopen(cli, source, prefix, runs, audit_options=()):
+    """Medians of: creating a project from `source` (runs fresh files PREFIX0..), `project status`
+    on it, and the prepare stage of `project audit` (embeddings from the cache plus the labels)."""
+    create, status, prepare = [], [], []
+    for r in range(runs):
+        dt, _ = run([cli, "project", "create", f"{prefix}{r}.labelprop", "--source", source, "--classes", CLASSES])
+        create.append(dt)
+    for r in range(runs):
+        dt, _ = run([cli, "project", "status", f"{prefix}0.labelprop"])
+        status.append(dt)
+        _, out = run([cli, "project", "audit", f"{prefix}0.labelprop", "--top", "0", *audit_options])
+        prepare.append(float(out.split("seconds: prepare ")[1].split(",")[0]))
+    return statistics.median(create), statistics.median(status), statistics.median(prepare)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", default="build/bin/labelprop-cli")
@@ -67,20 +82,11 @@ def main():
     results = {}
 
     # 1. Create and reopen the 70,000-item project.
-    create, status, prepare = [], [], []
-    for r in range(args.runs):
-        project = os.path.join(args.out, f"fm{r}.labelprop")
-        dt, _ = run([cli, "project", "create", project, "--source", FASHION, "--classes", CLASSES])
-        create.append(dt)
     project = os.path.join(args.out, "fm0.labelprop")
-    for r in range(args.runs):
-        dt, _ = run([cli, "project", "status", project])
-        status.append(dt)
-        _, out = run([cli, "project", "audit", project])
-        prepare.append(float(out.split("seconds: prepare ")[1].split(",")[0]))
-    results["create_70k_s"] = statistics.median(create)
-    results["reopen_status_70k_s"] = statistics.median(status)
-    results["reopen_embeddings_from_cache_70k_s"] = statistics.median(prepare)
+    create, status, prepare = time_create_and_reopen(cli, FASHION, os.path.join(args.out, "fm"), args.runs)
+    results["create_70k_s"] = create
+    results["reopen_status_70k_s"] = status
+    results["reopen_embeddings_from_cache_70k_s"] = prepare
     results["project_file_mb"] = os.path.getsize(project) / 1e6
 
     # 2. Ten new images in a 5,000-image folder project: only they are encoded.
@@ -159,20 +165,11 @@ def main():
         with open(os.path.join(big, "big-labels-idx1-ubyte"), "wb") as f:
             f.write(struct.pack(">II", 0x801, n))
             f.write(y[pick].tobytes())
-        create, status, prepare = [], [], []
-        for r in range(args.runs):
-            bproject = os.path.join(args.out, f"big{r}.labelprop")
-            dt, _ = run([cli, "project", "create", bproject, "--source", big, "--classes", CLASSES])
-            create.append(dt)
-        bproject = os.path.join(args.out, "big0.labelprop")
-        for r in range(args.runs):
-            dt, _ = run([cli, "project", "status", bproject])
-            status.append(dt)
-            _, out = run([cli, "project", "audit", bproject, "--knn", "approximate", "--top", "0"])
-            prepare.append(float(out.split("seconds: prepare ")[1].split(",")[0]))
-        results[f"scale_{n}_create_s"] = statistics.median(create)
-        results[f"scale_{n}_status_s"] = statistics.median(status)
-        results[f"scale_{n}_embeddings_and_labels_from_project_s"] = statistics.median(prepare)
+        create, status, prepare = time_create_and_reopen(cli, big, os.path.join(args.out, "big"), args.runs,
+                                                         ["--knn", "approximate"])
+        results[f"scale_{n}_create_s"] = create
+        results[f"scale_{n}_status_s"] = status
+        results[f"scale_{n}_embeddings_and_labels_from_project_s"] = prepare
 
     width = max(len(k) for k in results)
     for k, v in results.items():

@@ -375,6 +375,22 @@ Expected<std::optional<ProjectItem>> ProjectStore::findItem(std::string_view pat
     return item;
 }
 
+namespace {
+
+// Parameters ?1..?5 of an items INSERT or UPDATE: path, content hash (NULL until hashed), size,
+// mtime, status.
+SqliteStatement& bindItemColumns(SqliteStatement& st, const ProjectItem& it)
+{
+    st.bind(1, it.path);
+    if (it.hash.isZero())
+        st.bindNull(2);
+    else
+        st.bindBlob(2, it.hash.bytes);
+    return st.bind(3, it.size).bind(4, it.mtimeNs).bind(5, int(it.status));
+}
+
+} // namespace
+
 Expected<std::vector<std::int64_t>> ProjectStore::addItems(std::span<const ProjectItem> items)
 {
     LP_TRY(requireWritable("add items"));
@@ -389,12 +405,7 @@ Expected<std::vector<std::int64_t>> ProjectStore::addItems(std::span<const Proje
     std::vector<std::int64_t> ids;
     ids.reserve(items.size());
     for (const auto& it : items) {
-        st->bind(1, it.path);
-        if (it.hash.isZero())
-            st->bindNull(2);
-        else
-            st->bindBlob(2, it.hash.bytes);
-        st->bind(3, it.size).bind(4, it.mtimeNs).bind(5, int(it.status)).bind(6, now);
+        bindItemColumns(*st, it).bind(6, now);
         if (auto r = st->run("adding item '" + it.path + "'"); !r)
             return std::unexpected(r.error());
         ids.push_back(m_db->lastInsertRowId());
@@ -414,12 +425,7 @@ Expected<void> ProjectStore::updateItems(std::span<const ProjectItem> items)
     if (!st)
         return std::unexpected(st.error());
     for (const auto& it : items) {
-        st->bind(1, it.path);
-        if (it.hash.isZero())
-            st->bindNull(2);
-        else
-            st->bindBlob(2, it.hash.bytes);
-        st->bind(3, it.size).bind(4, it.mtimeNs).bind(5, int(it.status)).bind(6, it.id);
+        bindItemColumns(*st, it).bind(6, it.id);
         LP_TRY(st->run("updating item '" + it.path + "'"));
     }
     return tx->commit();
