@@ -128,8 +128,6 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
     std::vector<char> seen(existing->size(), 0);
     std::vector<ProjectItem> updates;
     std::vector<ProjectItem> additions;
-    std::vector<std::size_t> additionSource; // source index of each addition
-    std::vector<std::pair<std::size_t, std::size_t>> movedCandidates; // (source index, -)
     for (std::size_t i = 0; i < n; ++i) {
         const auto& path = source.item(i).path;
         const auto it = byPath.find(path);
@@ -201,7 +199,6 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
         item.size = hashed[i].file.size;
         item.mtimeNs = hashed[i].file.mtimeNs;
         additions.push_back(std::move(item));
-        additionSource.push_back(i);
     }
     for (std::size_t k = 0; k < existing->size(); ++k) {
         if (seen[k] || movedAway[k])
@@ -245,19 +242,14 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
             return std::unexpected(id.error());
         classIds.emplace(name, *id);
     }
-    // Item id of every source index (existing by path, moved, or newly added).
-    auto after = store.items();
-    if (!after)
-        return std::unexpected(after.error());
+    // Item id of every source path: existing, moved (updates carry the new path), or added.
     StringMap<std::int64_t> idByPath;
-    for (const auto& it : *after)
+    for (const auto& it : *existing)
         idByPath.emplace(it.path, it.id);
-    auto current = store.currentLabels();
-    if (!current)
-        return std::unexpected(current.error());
-    std::unordered_map<std::int64_t, CurrentLabel> currentById;
-    for (const auto& c : *current)
-        currentById.emplace(c.itemId, c);
+    for (const auto& it : updates)
+        idByPath.insert_or_assign(it.path, it.id);
+    for (std::size_t k = 0; k < additions.size(); ++k)
+        idByPath.emplace(additions[k].path, newIds[k]);
     std::vector<LabelChange> changes;
     for (std::size_t i = 0; i < n; ++i) {
         const auto& it = source.item(i);
@@ -266,16 +258,13 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
         const auto id = idByPath.find(it.path);
         if (id == idByPath.end())
             continue;
-        const int cls = classIds.at(className(it.label, options.classNames));
-        if (const auto c = currentById.find(id->second);
-            c != currentById.end() && c->second.source != LabelSource::Imported && c->second.classId != cls)
-            ++report.labelsKept;
-        changes.push_back(LabelChange{id->second, cls});
+        changes.push_back(LabelChange{id->second, classIds.at(className(it.label, options.classNames))});
     }
     auto applied = store.importLabels(changes, "import " + source.describe());
     if (!applied)
         return std::unexpected(applied.error());
-    report.labelsImported = *applied;
+    report.labelsImported = applied->applied;
+    report.labelsKept = applied->keptPerson;
     return report;
 }
 
@@ -389,12 +378,6 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
     LabelFileReport report;
     std::vector<LabelChange> changes;
     std::set<std::int64_t> seen;
-    auto current = store.currentLabels();
-    if (!current)
-        return std::unexpected(current.error());
-    std::unordered_map<std::int64_t, CurrentLabel> currentById;
-    for (const auto& c : *current)
-        currentById.emplace(c.itemId, c);
     for (const auto& [rawPath, label] : rows) {
         if (label.empty())
             continue;
@@ -412,15 +395,13 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
         if (!cls)
             return std::unexpected(cls.error());
         ++report.matched;
-        if (const auto c = currentById.find(it->second);
-            c != currentById.end() && c->second.source != LabelSource::Imported && c->second.classId != *cls)
-            ++report.keptHuman;
         changes.push_back(LabelChange{it->second, *cls});
     }
     auto applied = store.importLabels(changes, "import labels from " + fs::path(file).filename().string());
     if (!applied)
         return std::unexpected(applied.error());
-    report.applied = *applied;
+    report.applied = applied->applied;
+    report.keptHuman = applied->keptPerson;
     return report;
 }
 

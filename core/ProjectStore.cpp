@@ -586,11 +586,13 @@ Expected<ActionInfo> ProjectStore::applyLabels(std::span<const LabelChange> chan
     return *action;
 }
 
-Expected<std::int64_t> ProjectStore::importLabels(std::span<const LabelChange> changes, std::string description)
+Expected<ProjectStore::ImportedLabels> ProjectStore::importLabels(std::span<const LabelChange> changes,
+                                                                  std::string description)
 {
     LP_TRY(requireWritable("import labels"));
+    ImportedLabels out;
     if (changes.empty())
-        return 0;
+        return out;
     LP_TRY(validateChanges(*m_db, changes));
     auto tx = SqliteTransaction::begin(*m_db, "importing labels");
     if (!tx)
@@ -601,7 +603,6 @@ Expected<std::int64_t> ProjectStore::importLabels(std::span<const LabelChange> c
     if (!current || !event || !upsert)
         return std::unexpected((!current ? current : !event ? event : upsert).error());
     std::optional<ActionInfo> action;
-    std::int64_t applied = 0;
     for (const auto& c : changes) {
         if (c.classId < 0)
             continue;
@@ -613,8 +614,12 @@ Expected<std::int64_t> ProjectStore::importLabels(std::span<const LabelChange> c
         const int cls = has ? int(current->integer(0)) : -1;
         const auto src = has ? LabelSource(current->integer(1)) : LabelSource::Imported;
         current->reset();
-        if (has && (src != LabelSource::Imported || cls == c.classId))
-            continue; // never override a person's label; nothing to do when it is the same
+        if (has && src != LabelSource::Imported) {
+            out.keptPerson += cls != c.classId ? 1 : 0; // never override a person's label
+            continue;
+        }
+        if (has && cls == c.classId)
+            continue; // nothing to do
         if (!action) {
             LP_TRY(discardRedoStack());
             auto a = insertAction(ActionKind::Import, description, 0);
@@ -627,13 +632,13 @@ Expected<std::int64_t> ProjectStore::importLabels(std::span<const LabelChange> c
         const auto eventId = m_db->lastInsertRowId();
         LP_TRY(upsert->bind(1, c.itemId).bind(2, c.classId).bind(3, int(LabelSource::Imported)).bind(4, eventId)
                    .run("importing labels"));
-        ++applied;
+        ++out.applied;
     }
-    if (applied == 0)
-        return 0; // the transaction rolls back: nothing changed
+    if (out.applied == 0)
+        return out; // the transaction rolls back: nothing changed
     LP_TRY(bumpLabelVersion());
     LP_TRY(tx->commit());
-    return applied;
+    return out;
 }
 
 Expected<ActionInfo> ProjectStore::review(std::int64_t itemId, ReviewDecision decision, std::optional<int> newClassId)

@@ -217,8 +217,12 @@ public:
                                                    std::string description);
     // Imported labels: set only on items whose current label is missing or itself imported, so an
     // import never overrides a person's label. Not undoable (an import is setup, not an edit); it
-    // does clear the redo stack. Returns the number of labels set.
-    [[nodiscard]] Expected<std::int64_t> importLabels(std::span<const LabelChange> changes, std::string description);
+    // does clear the redo stack.
+    struct ImportedLabels {
+        std::int64_t applied = 0;    // labels set
+        std::int64_t keptPerson = 0; // changes not applied: a person gave the item another label
+    };
+    [[nodiscard]] Expected<ImportedLabels> importLabels(std::span<const LabelChange> changes, std::string description);
     // Records review decisions (with the new label for Relabeled) as one undoable action.
     [[nodiscard]] Expected<ActionInfo> review(std::int64_t itemId, ReviewDecision decision,
                                               std::optional<int> newClassId = std::nullopt);
