@@ -22,12 +22,18 @@ namespace labelprop {
 Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
                                                   const ProgressCallback& progress)
 {
-    auto info = store.sourceInfo();
-    if (!info)
-        return std::unexpected(info.error());
     auto items = store.items();
     if (!items)
         return std::unexpected(items.error());
+    return loadProjectEmbeddings(store, *items, encoderSpec, progress);
+}
+
+Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::vector<ProjectItem>& items,
+                                                  const std::string& encoderSpec, const ProgressCallback& progress)
+{
+    auto info = store.sourceInfo();
+    if (!info)
+        return std::unexpected(info.error());
     ProjectEmbeddings out;
     // Candidates: items that are there, with a hash.
     struct Candidate {
@@ -36,7 +42,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
         const std::string* path;
     };
     std::vector<Candidate> candidates;
-    for (const auto& it : *items)
+    for (const auto& it : items)
         if ((it.status == ItemStatus::Present || it.status == ItemStatus::Changed) && !it.hash.isZero())
             candidates.push_back(Candidate{it.id, it.hash, &it.path});
     if (candidates.empty())
@@ -171,7 +177,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     if (!failedHashes.empty() && !store.readOnly()) {
         std::set<ContentHash, ContentHashLess> failed(failedHashes.begin(), failedHashes.end());
         std::vector<ProjectItem> marked;
-        for (const auto& it : *items)
+        for (const auto& it : items)
             if (failed.contains(it.hash) && it.status != ItemStatus::Unreadable) {
                 marked.push_back(it);
                 marked.back().status = ItemStatus::Unreadable;

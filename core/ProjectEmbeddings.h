@@ -9,6 +9,7 @@
 #include "core/Embeddings.h"
 #include "core/Encoder.h"
 #include "core/Error.h"
+#include "core/ProjectStore.h"
 
 #include <cstdint>
 #include <string>
@@ -16,7 +17,6 @@
 
 namespace labelprop {
 
-class ProjectStore;
 
 struct ProjectEmbeddings {
     EmbeddingMatrix x;                // rows x dims, L2-normalised, row r is item itemIds[r]
@@ -32,6 +32,10 @@ struct ProjectEmbeddings {
 // Embeds every present or changed item of the project with `encoderSpec` (encoding only hashes
 // the cache lacks). Fitting a new encoder state needs a writable store.
 [[nodiscard]] Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
+                                                                const ProgressCallback& progress = {});
+// The same with the project's items (store.items()) already read by the caller, who needs them too.
+[[nodiscard]] Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::vector<ProjectItem>& items,
+                                                                const std::string& encoderSpec,
                                                                 const ProgressCallback& progress = {});
 
 } // namespace labelprop

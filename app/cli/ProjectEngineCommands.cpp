@@ -73,7 +73,10 @@ Expected<ProjectRun> prepareRun(const ArgumentParser& parser, const std::string&
     if (auto saved = run.store->saveSettings(run.settings); !saved)
         return std::unexpected(saved.error());
 
-    auto embeddings = loadProjectEmbeddings(*run.store, run.settings.encoder);
+    auto items = run.store->items();
+    if (!items)
+        return std::unexpected(items.error());
+    auto embeddings = loadProjectEmbeddings(*run.store, *items, run.settings.encoder);
     if (!embeddings)
         return std::unexpected(embeddings.error());
     run.embeddings = std::move(*embeddings);
@@ -86,15 +89,12 @@ Expected<ProjectRun> prepareRun(const ArgumentParser& parser, const std::string&
     auto classes = run.store->classes();
     auto labels = run.store->currentLabels();
     auto version = run.store->labelVersion();
-    auto items = run.store->items();
     if (!classes)
         return std::unexpected(classes.error());
     if (!labels)
         return std::unexpected(labels.error());
     if (!version)
         return std::unexpected(version.error());
-    if (!items)
-        return std::unexpected(items.error());
     run.classes = std::move(*classes);
     run.labelVersion = *version;
     run.paths.resize(items->size() + 1);
