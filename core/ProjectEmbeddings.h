@@ -17,7 +17,6 @@
 
 namespace labelprop {
 
-
 struct ProjectEmbeddings {
     EmbeddingMatrix x;                // rows x dims, L2-normalised, row r is item itemIds[r]
     std::vector<std::int64_t> itemIds; // ascending
