@@ -265,13 +265,13 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
     auto classes = store.classes();
     auto labels = store.currentLabels();
     auto reviews = store.currentReviews();
-    auto propagation = store.latestPropagation();            // flags: the newest run
-    auto propagated = store.latestPropagation("propagate"); // pseudo-labels: propagation only
+    auto propagated = store.latestPropagation("propagate"); // pseudo-labels and confidences
+    auto audited = store.latestPropagation("audit");        // flags come from the newer of the two
     auto version = store.labelVersion();
     auto info = store.sourceInfo();
     for (const Error* e : {items ? nullptr : &items.error(), classes ? nullptr : &classes.error(),
                            labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error(),
-                           propagation ? nullptr : &propagation.error(), version ? nullptr : &version.error(),
+                           audited ? nullptr : &audited.error(), version ? nullptr : &version.error(),
                            propagated ? nullptr : &propagated.error(),
                            info ? nullptr : &info.error()})
         if (e)
@@ -281,8 +281,12 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
                     + store.path() + "' first");
 
     ExportReport report;
-    const IndexedRun flags(propagation->has_value() ? &**propagation : nullptr, *classes);
-    const IndexedRun pseudo(propagated->has_value() ? &**propagated : nullptr, *classes);
+    const StoredPropagation* propagatedRun = propagated->has_value() ? &**propagated : nullptr;
+    const StoredPropagation* auditRun = audited->has_value() ? &**audited : nullptr;
+    const IndexedRun pseudo(propagatedRun, *classes);
+    // The audit wins a tie, as in latestPropagation().
+    const bool auditIsNewer = auditRun && (!propagatedRun || auditRun->timeMs >= propagatedRun->timeMs);
+    const IndexedRun flags(auditIsNewer ? auditRun : propagatedRun, *classes);
     if ((flags.run && flags.run->labelVersion != *version) || (pseudo.run && pseudo.run->labelVersion != *version))
         report.stalePropagation = true;
     std::unordered_map<std::int64_t, CurrentLabel> labelOf;
