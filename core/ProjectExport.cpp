@@ -213,20 +213,20 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
 
 } // namespace
 
-Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store)
+Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store,
+                                                    const std::optional<StoredPropagation>& latest)
 {
-    auto latest = store.latestPropagation();
+    std::vector<std::int64_t> out;
+    if (!latest)
+        return out;
     auto classes = store.classes();
     auto labels = store.currentLabels();
     auto reviews = store.currentReviews();
-    for (const Error* e : {latest ? nullptr : &latest.error(), classes ? nullptr : &classes.error(),
-                           labels ? nullptr : &labels.error(), reviews ? nullptr : &reviews.error()})
+    for (const Error* e : {classes ? nullptr : &classes.error(), labels ? nullptr : &labels.error(),
+                           reviews ? nullptr : &reviews.error()})
         if (e)
             return std::unexpected(*e);
-    std::vector<std::int64_t> out;
-    if (!*latest)
-        return out;
-    const IndexedRun run(&**latest, *classes);
+    const IndexedRun run(&*latest, *classes);
     std::set<std::int64_t> reviewed;
     for (const auto& r : *reviews)
         reviewed.insert(r.first);

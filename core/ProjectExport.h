@@ -61,8 +61,10 @@ struct ExportReport {
 [[nodiscard]] Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out,
                                                   const ExportOptions& options);
 
-// Items still flagged: the newest propagation or audit flagged the label they carry now, and no
-// one has reviewed them since. Ascending item ids. (`project status`, export, the review mode.)
-[[nodiscard]] Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store);
+// Items still flagged: `latest` (store.latestPropagation(), the newest propagation or audit)
+// flagged the label they carry now, and no one has reviewed them since. Ascending item ids.
+// (`project status`, the coming review mode.)
+[[nodiscard]] Expected<std::vector<std::int64_t>> itemsFlaggedNow(const ProjectStore& store,
+                                                                  const std::optional<StoredPropagation>& latest);
 
 } // namespace labelprop

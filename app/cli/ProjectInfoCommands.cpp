@@ -60,7 +60,7 @@ int runProjectStatus(const std::vector<std::string>& args)
             return reportError(ok.error());
     }
 
-    auto flaggedNow = itemsFlaggedNow(**store);
+    auto flaggedNow = itemsFlaggedNow(**store, *propagation);
     if (!flaggedNow)
         return reportError(flaggedNow.error());
     const auto flagged = std::int64_t(flaggedNow->size());
