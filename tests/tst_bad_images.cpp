@@ -3,9 +3,9 @@
 // are not regular files (FIFO, folder, broken link). Each is decoded or refused with a message
 // naming the file; nothing hangs, crashes or allocates gigabytes.
 
-#include "core/Csv.h"
-#include "core/ImageSource.h"
-#include "core/NpyFile.h"
+#include "core/formats/Csv.h"
+#include "core/sources/ImageSource.h"
+#include "core/formats/NpyFile.h"
 
 #include "TestSupport.h"
 

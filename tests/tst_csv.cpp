@@ -1,6 +1,6 @@
 // CSV parsing and writing, the labels file, the class index and the items table.
 
-#include "core/Csv.h"
+#include "core/formats/Csv.h"
 
 #include "TestSupport.h"
 

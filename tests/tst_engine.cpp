@@ -1,12 +1,12 @@
 // Oracle tests for the engine: kNN against brute force, the affinity graph and propagation
 // against dense hand-computed references, label quality and selection on constructed data.
 
-#include "core/ActiveSelection.h"
-#include "core/ApproximateKnn.h"
-#include "core/AffinityGraph.h"
-#include "core/KnnSearch.h"
-#include "core/LabelPropagation.h"
-#include "core/LabelQuality.h"
+#include "core/engine/ActiveSelection.h"
+#include "core/engine/ApproximateKnn.h"
+#include "core/engine/AffinityGraph.h"
+#include "core/engine/KnnSearch.h"
+#include "core/engine/LabelPropagation.h"
+#include "core/engine/LabelQuality.h"
 
 #include <QtTest>
 

@@ -4,10 +4,10 @@
 // docs/fuzzing.md says how these were found; a new crash input from scripts/fuzz.sh goes into
 // tests/fuzz/corpus/<target>/ (replayed below) and, with its expected message, into a row here.
 
-#include "core/Csv.h"
-#include "core/IdxFile.h"
-#include "core/ImageSource.h"
-#include "core/NpyFile.h"
+#include "core/formats/Csv.h"
+#include "core/formats/IdxFile.h"
+#include "core/sources/ImageSource.h"
+#include "core/formats/NpyFile.h"
 
 #include "TestSupport.h"
 

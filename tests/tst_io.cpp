@@ -1,8 +1,8 @@
 // .npy reading/writing and atomic file writes. numpy (LABELPROP_TEST_PYTHON) is the oracle for
 // the file format and the float16 conversion.
 
-#include "core/AtomicFile.h"
-#include "core/NpyFile.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/NpyFile.h"
 
 #include "PythonSupport.h"
 #include "TestSupport.h"

@@ -1,10 +1,10 @@
 // The built-in PCA encoder: spec parsing, the fit against numpy (LABELPROP_TEST_PYTHON) on
 // Fashion-MNIST, whitening, the randomized solver, determinism, skipped images, errors.
 
-#include "core/Encoder.h"
-#include "core/ImageSource.h"
-#include "core/NpyFile.h"
-#include "core/PcaEncoder.h"
+#include "core/encoders/Encoder.h"
+#include "core/sources/ImageSource.h"
+#include "core/formats/NpyFile.h"
+#include "core/encoders/PcaEncoder.h"
 
 #include "PythonSupport.h"
 #include "TestSupport.h"

@@ -5,7 +5,7 @@
 #include "ProjectTestSupport.h"
 #include "TestSupport.h"
 
-#include "core/ProjectStore.h"
+#include "core/project/ProjectStore.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>

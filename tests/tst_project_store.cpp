@@ -5,14 +5,14 @@
 #include "ProjectTestSupport.h"
 #include "TestSupport.h"
 
-#include "core/ImageSource.h"
-#include "core/ProjectEmbeddings.h"
-#include "core/ProjectExport.h"
-#include "core/ProjectImport.h"
-#include "core/ProjectLock.h"
-#include "core/ProjectSchema.h"
-#include "core/ProjectStore.h"
-#include "core/SqliteDatabase.h"
+#include "core/sources/ImageSource.h"
+#include "core/project/ProjectEmbeddings.h"
+#include "core/project/ProjectExport.h"
+#include "core/project/ProjectImport.h"
+#include "core/project/ProjectLock.h"
+#include "core/project/ProjectSchema.h"
+#include "core/project/ProjectStore.h"
+#include "core/project/SqliteDatabase.h"
 
 #include <QtTest>
 

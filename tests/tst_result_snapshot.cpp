@@ -2,8 +2,8 @@
 // picking the table in a folder, and checking an image source against the items.
 // Core only (no Widgets), so it runs in builds without the GUI as well.
 
-#include "core/ImageSource.h"
-#include "core/ResultSnapshot.h"
+#include "core/sources/ImageSource.h"
+#include "core/results/ResultSnapshot.h"
 
 #include "TestSupport.h"
 

@@ -12,9 +12,9 @@
 
 #include "TestSupport.h"
 
-#include "core/LinePlot.h"
-#include "core/KnnClassifier.h"
-#include "core/Simulation.h"
+#include "core/experiments/LinePlot.h"
+#include "core/engine/KnnClassifier.h"
+#include "core/experiments/Simulation.h"
 
 #include <opencv2/imgcodecs.hpp>
 

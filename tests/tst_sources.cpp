@@ -1,7 +1,7 @@
 // Image sources: folder scans, image folders, CSV lists, IDX files (hand-made and the real
 // Fashion-MNIST), auto detection and decoding to 8-bit images.
 
-#include "core/ImageSource.h"
+#include "core/sources/ImageSource.h"
 
 #include "PythonSupport.h"
 #include "TestSupport.h"

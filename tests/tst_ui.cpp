@@ -2,7 +2,7 @@
 // model (checked by QAbstractItemModelTester), and the result viewer window driven through its
 // widgets. Runs on the offscreen platform. Async results are awaited with QSignalSpy::wait().
 
-#include "core/ResultSnapshot.h"
+#include "core/results/ResultSnapshot.h"
 #include "ui/ItemGridModel.h"
 #include "ui/ResultViewerWindow.h"
 #include "ui/ThumbnailCache.h"

@@ -6,7 +6,7 @@
 // Thread-safety: a GUI-thread object, like every Qt model. The snapshot it shows is immutable and
 // shared, so it may be handed to workers at the same time.
 
-#include "core/ResultSnapshot.h"
+#include "core/results/ResultSnapshot.h"
 
 #include <QAbstractListModel>
 #include <QList>

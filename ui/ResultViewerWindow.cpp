@@ -1,6 +1,6 @@
 #include "ui/ResultViewerWindow.h"
 
-#include "core/ResultSnapshot.h"
+#include "core/results/ResultSnapshot.h"
 #include "ui/Tasks.h"
 #include "ui/ThumbnailDelegate.h"
 #include "ui/ViewGeometry.h"

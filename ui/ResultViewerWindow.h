@@ -7,7 +7,7 @@
 // Thread-safety: GUI thread only. Loading a result folder and opening an image source run on the
 // global thread pool; a newer request supersedes a stale one.
 
-#include "core/ImageSource.h"
+#include "core/sources/ImageSource.h"
 #include "ui/ItemGridModel.h"
 #include "ui/ThumbnailCache.h"
 

@@ -8,7 +8,7 @@
 // its own QThreadPool get the source (immutable, shared) and the item index by value and hand a
 // QImage back by value; the QPixmap is made on this thread when the result arrives.
 
-#include "core/ImageSource.h"
+#include "core/sources/ImageSource.h"
 
 #include <QCache>
 #include <QImage>

@@ -2,7 +2,7 @@
 // Parses one subcommand's arguments: `--name value`, `--name=value`, `-o value`, flags and
 // positionals. Every error names the option and says what is expected; --help prints usage.
 
-#include "core/Error.h"
+#include "core/base/Error.h"
 
 #include <map>
 #include <optional>

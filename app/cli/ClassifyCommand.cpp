@@ -3,9 +3,9 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/AtomicFile.h"
-#include "core/Csv.h"
-#include "core/KnnClassifier.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/Csv.h"
+#include "core/engine/KnnClassifier.h"
 
 #include <charconv>
 #include <cstdio>

@@ -1,8 +1,8 @@
 #include "CommandSupport.h"
 
-#include "core/ApproximateKnn.h"
-#include "core/NpyFile.h"
-#include "core/Parallel.h"
+#include "core/engine/ApproximateKnn.h"
+#include "core/formats/NpyFile.h"
+#include "core/base/Parallel.h"
 
 #include <cblas.h>
 #include <sys/resource.h>

@@ -4,10 +4,10 @@
 
 #include "ArgumentParser.h"
 
-#include "core/AffinityGraph.h"
-#include "core/Embeddings.h"
-#include "core/Error.h"
-#include "core/KnnSearch.h"
+#include "core/engine/AffinityGraph.h"
+#include "core/base/Embeddings.h"
+#include "core/base/Error.h"
+#include "core/engine/KnnSearch.h"
 
 #include <chrono>
 #include <map>

@@ -4,8 +4,8 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/AtomicFile.h"
-#include "core/Csv.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/Csv.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,10 +3,10 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/Csv.h"
-#include "core/Encoder.h"
-#include "core/ImageSource.h"
-#include "core/NpyFile.h"
+#include "core/formats/Csv.h"
+#include "core/encoders/Encoder.h"
+#include "core/sources/ImageSource.h"
+#include "core/formats/NpyFile.h"
 
 #include <cstdio>
 #include <filesystem>

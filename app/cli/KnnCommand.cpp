@@ -4,7 +4,7 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/AtomicFile.h"
+#include "core/base/AtomicFile.h"
 
 #include <charconv>
 #include <cstdio>

@@ -7,10 +7,10 @@
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
 
-#include "core/Csv.h"
-#include "core/ImageSource.h"
-#include "core/ProjectEmbeddings.h"
-#include "core/ProjectImport.h"
+#include "core/formats/Csv.h"
+#include "core/sources/ImageSource.h"
+#include "core/project/ProjectEmbeddings.h"
+#include "core/project/ProjectImport.h"
 
 #include <cstdio>
 #include <filesystem>

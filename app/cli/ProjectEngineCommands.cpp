@@ -5,13 +5,13 @@
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
 
-#include "core/ActiveSelection.h"
-#include "core/AtomicFile.h"
-#include "core/Csv.h"
-#include "core/LabelPropagation.h"
-#include "core/LabelQuality.h"
-#include "core/ProjectEmbeddings.h"
-#include "core/ProjectExport.h"
+#include "core/engine/ActiveSelection.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/Csv.h"
+#include "core/engine/LabelPropagation.h"
+#include "core/engine/LabelQuality.h"
+#include "core/project/ProjectEmbeddings.h"
+#include "core/project/ProjectExport.h"
 
 #include <nlohmann/json.hpp>
 

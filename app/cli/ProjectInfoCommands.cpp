@@ -4,7 +4,7 @@
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
 
-#include "core/ProjectExport.h"
+#include "core/project/ProjectExport.h"
 
 #include <nlohmann/json.hpp>
 

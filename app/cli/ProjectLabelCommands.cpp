@@ -4,7 +4,7 @@
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
 
-#include "core/Csv.h"
+#include "core/formats/Csv.h"
 
 #include <cstdio>
 #include <fstream>

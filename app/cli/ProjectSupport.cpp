@@ -1,6 +1,6 @@
 #include "ProjectSupport.h"
 
-#include "core/Parallel.h"
+#include "core/base/Parallel.h"
 
 #include <cblas.h>
 

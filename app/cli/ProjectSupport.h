@@ -6,7 +6,7 @@
 #include "ArgumentParser.h"
 #include "CommandSupport.h"
 
-#include "core/ProjectStore.h"
+#include "core/project/ProjectStore.h"
 
 #include <memory>
 #include <string>

@@ -5,12 +5,12 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/AtomicFile.h"
-#include "core/Csv.h"
-#include "core/LabelPropagation.h"
-#include "core/LabelQuality.h"
-#include "core/LabelSeeds.h"
-#include "core/ResultTable.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/Csv.h"
+#include "core/engine/LabelPropagation.h"
+#include "core/engine/LabelQuality.h"
+#include "core/formats/LabelSeeds.h"
+#include "core/results/ResultTable.h"
 
 #include <nlohmann/json.hpp>
 

@@ -5,11 +5,11 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/Csv.h"
-#include "core/Encoder.h"
-#include "core/ImageSource.h"
-#include "core/LinePlot.h"
-#include "core/Simulation.h"
+#include "core/formats/Csv.h"
+#include "core/encoders/Encoder.h"
+#include "core/sources/ImageSource.h"
+#include "core/experiments/LinePlot.h"
+#include "core/experiments/Simulation.h"
 
 #include <unistd.h>
 

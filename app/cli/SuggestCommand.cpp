@@ -3,11 +3,11 @@
 #include "CommandSupport.h"
 #include "Commands.h"
 
-#include "core/ActiveSelection.h"
-#include "core/AtomicFile.h"
-#include "core/Csv.h"
-#include "core/LabelPropagation.h"
-#include "core/LabelSeeds.h"
+#include "core/engine/ActiveSelection.h"
+#include "core/base/AtomicFile.h"
+#include "core/formats/Csv.h"
+#include "core/engine/LabelPropagation.h"
+#include "core/formats/LabelSeeds.h"
 
 #include <charconv>
 #include <cstdio>

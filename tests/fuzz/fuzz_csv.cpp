@@ -2,7 +2,7 @@
 // Oracle: every record that parses is written back with csvLine() and must parse to the same
 // fields (the writer and the reader agree on quoting).
 
-#include "core/Csv.h"
+#include "core/formats/Csv.h"
 
 #include <cstddef>
 #include <cstdint>

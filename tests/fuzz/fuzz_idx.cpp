@@ -3,7 +3,7 @@
 // Oracle: the product of the dims fits 64 bits and the decoded array holds exactly that many bytes
 // (a product that wraps around once let a header claim 2^30 images with no data behind them).
 
-#include "core/IdxFile.h"
+#include "core/formats/IdxFile.h"
 
 #include <cstddef>
 #include <cstdint>

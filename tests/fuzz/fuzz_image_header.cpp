@@ -3,7 +3,7 @@
 // from the file, so every prefix and every lie must stay in bounds.
 // Oracle: a JPEG answer comes only from input that starts with the JPEG magic.
 
-#include "core/ImageSource.h"
+#include "core/sources/ImageSource.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -8,7 +8,7 @@
 // And the project's labels-JSON reader (core/LabelsJson, `project import --labels FILE.json`):
 // it must never throw, and it accepts a document only when nlohmann accepts it.
 
-#include "core/LabelsJson.h"
+#include "core/formats/LabelsJson.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 // libFuzzer target: the .npy matrix reader (parseNpyMatrix, the in-memory half of readNpyMatrix).
 // Oracle: a matrix that loads never claims more floats than the input has bytes for.
 
-#include "core/NpyFile.h"
+#include "core/formats/NpyFile.h"
 
 #include <cstddef>
 #include <cstdint>
