@@ -79,28 +79,6 @@ Expected<GraphSettings> readGraphSettings(const ArgumentParser& parser)
     return settings;
 }
 
-Expected<GraphStage> buildGraphStage(const EmbeddingMatrix& x, const GraphSettings& settings)
-{
-    GraphStage stage;
-    Stopwatch clock;
-    KnnOptions options;
-    options.k = settings.k;
-    options.threads = settings.threads;
-    auto knn = settings.approximate ? searchApproximateSelfKnn(x, options) : searchSelfKnn(x, options);
-    if (!knn)
-        return std::unexpected(knn.error());
-    stage.knn = std::move(*knn);
-    stage.knnSeconds = clock.seconds();
-    clock.restart();
-    stage.temperature = settings.temperature.value_or(automaticTemperature(stage.knn));
-    auto affinity = buildNormalisedAffinity(stage.knn, stage.temperature);
-    if (!affinity)
-        return std::unexpected(affinity.error());
-    stage.affinity = std::move(*affinity);
-    stage.graphSeconds = clock.seconds();
-    return stage;
-}
-
 double peakResidentMiB()
 {
     rusage usage{};

@@ -4,12 +4,12 @@
 
 #include "ArgumentParser.h"
 
-#include "core/engine/AffinityGraph.h"
+#include "core/base/Stopwatch.h"
+#include "core/engine/GraphBuild.h"
 #include "core/base/Embeddings.h"
 #include "core/base/Error.h"
 #include "core/engine/KnnSearch.h"
 
-#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,17 +21,7 @@ namespace labelprop::cli {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-class Stopwatch {
-public:
-    [[nodiscard]] double seconds() const
-    {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
-    }
-    void restart() { m_start = std::chrono::steady_clock::now(); }
-
-private:
-    std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
-};
+using labelprop::Stopwatch;
 
 // Prints "labelprop-cli: error: <message>" on stderr and returns kExitFailure.
 int reportError(const Error& error);
@@ -46,23 +36,7 @@ std::optional<int> parseOrExit(ArgumentParser& parser, const std::vector<std::st
 // --k, --temperature, --knn, --threads.
 void addGraphOptions(ArgumentParser& parser);
 
-struct GraphStage {
-    KnnGraph knn;
-    SparseGraph affinity;
-    float temperature = 0.0f;
-    double knnSeconds = 0.0;
-    double graphSeconds = 0.0;
-};
-
-struct GraphSettings {
-    int k = 10;
-    std::optional<float> temperature; // empty: automaticTemperature()
-    int threads = 0;
-    bool approximate = false; // --knn approximate: k-d tree candidates + exact re-ranking
-};
-
 [[nodiscard]] Expected<GraphSettings> readGraphSettings(const ArgumentParser& parser);
-[[nodiscard]] Expected<GraphStage> buildGraphStage(const EmbeddingMatrix& x, const GraphSettings& settings);
 
 // Peak resident set size of this process so far, in MiB.
 [[nodiscard]] double peakResidentMiB();

@@ -8,14 +8,12 @@
 #include "core/engine/ActiveSelection.h"
 #include "core/base/AtomicFile.h"
 #include "core/formats/Csv.h"
-#include "core/engine/LabelPropagation.h"
-#include "core/engine/LabelQuality.h"
-#include "core/project/ProjectEmbeddings.h"
+#include "core/encoders/Encoder.h"
+#include "core/project/ProjectEngine.h"
 #include "core/project/ProjectExport.h"
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -24,19 +22,11 @@ namespace labelprop::cli {
 
 namespace {
 
-// Everything a run over the project needs: embeddings, the graph, and the current labels as seeds.
-struct ProjectRun {
+// An opened project and its loaded run (embeddings, graph, labels).
+struct OpenedRun {
     std::unique_ptr<ProjectStore> store;
-    ProjectSettings settings;
-    ProjectEmbeddings embeddings;
-    GraphStage graph;
-    std::vector<ProjectClass> classes;
-    std::vector<std::int32_t> seeds; // per embedding row: class id or -1
-    std::int64_t labeled = 0;
-    std::int64_t labelVersion = 0;
-    std::vector<std::string> paths; // item id -> path (ids are dense from 1; paths[0] unused)
-    double prepareSeconds = 0;
-    int threads = 0; // --threads: 0 = all cores
+    ProjectRun run;
+    ProjectRunControl control;
 };
 
 void addRunOptions(ArgumentParser& parser)
@@ -46,139 +36,64 @@ void addRunOptions(ArgumentParser& parser)
     addProjectGraphOptions(parser);
 }
 
-Expected<ProjectRun> prepareRun(const ArgumentParser& parser, const std::string& subcommand,
-                                const std::function<void(ProjectSettings&)>& applyOptions = {})
+// Opens the project for writing, merges the options into its settings (saved), and loads the run.
+Expected<OpenedRun> openRun(const ArgumentParser& parser, const std::string& subcommand,
+                            const std::function<Expected<void>(ProjectSettings&)>& applyOptions = {})
 {
-    Stopwatch clock;
-    ProjectRun run;
+    OpenedRun opened;
     auto store = openProject(parser, ProjectStore::Access::ReadWrite, subcommand);
     if (!store)
         return std::unexpected(store.error());
-    run.store = std::move(*store);
-    auto settings = run.store->settings();
+    opened.store = std::move(*store);
+    auto settings = opened.store->settings();
     if (!settings)
         return std::unexpected(settings.error());
-    run.settings = *settings;
     if (auto encoder = parser.value("encoder")) {
         if (auto e = makeEncoder(*encoder); !e)
             return std::unexpected(e.error());
-        run.settings.encoder = *encoder;
+        settings->encoder = *encoder;
     }
-    auto graphSettings = mergeGraphSettings(parser, run.settings);
-    if (!graphSettings)
-        return std::unexpected(graphSettings.error());
-    run.threads = graphSettings->threads;
+    auto threads = mergeGraphSettings(parser, *settings);
+    if (!threads)
+        return std::unexpected(threads.error());
+    opened.control.threads = *threads;
     if (applyOptions)
-        applyOptions(run.settings);
-    if (auto saved = run.store->saveSettings(run.settings); !saved)
+        if (auto applied = applyOptions(*settings); !applied)
+            return std::unexpected(applied.error());
+    if (auto checked = checkEngineSettings(*settings, opened.store->path()); !checked)
+        return std::unexpected(checked.error());
+    if (auto saved = opened.store->saveSettings(*settings); !saved)
         return std::unexpected(saved.error());
-
-    auto items = run.store->items();
-    if (!items)
-        return std::unexpected(items.error());
-    auto embeddings = loadProjectEmbeddings(*run.store, *items, run.settings.encoder);
-    if (!embeddings)
-        return std::unexpected(embeddings.error());
-    run.embeddings = std::move(*embeddings);
-    for (const auto& w : run.embeddings.warnings)
+    auto run = loadProjectRun(*opened.store, *settings, opened.control);
+    if (!run)
+        return std::unexpected(run.error());
+    opened.run = std::move(*run);
+    for (const auto& w : opened.run.warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
-    if (!run.embeddings.skipped.empty())
-        std::fprintf(stderr, "warning: %zu items are left out (not encoded); first: %s\n",
-                     run.embeddings.skipped.size(), run.embeddings.skipped.front().c_str());
-
-    auto classes = run.store->classes();
-    auto labels = run.store->currentLabels();
-    auto version = run.store->labelVersion();
-    if (!classes)
-        return std::unexpected(classes.error());
-    if (!labels)
-        return std::unexpected(labels.error());
-    if (!version)
-        return std::unexpected(version.error());
-    run.classes = std::move(*classes);
-    run.labelVersion = *version;
-    run.paths.resize(items->size() + 1);
-    for (auto& it : *items)
-        run.paths.at(std::size_t(it.id)) = std::move(it.path);
-    std::vector<std::int64_t> rowOf(run.paths.size(), -1); // item id -> embedding row
-    for (std::size_t r = 0; r < run.embeddings.itemIds.size(); ++r)
-        rowOf.at(std::size_t(run.embeddings.itemIds[r])) = std::int64_t(r);
-    run.seeds.assign(run.embeddings.itemIds.size(), -1);
-    for (const auto& l : *labels) {
-        const auto r = rowOf.at(std::size_t(l.itemId));
-        if (r < 0)
-            continue;
-        run.seeds[std::size_t(r)] = l.classId;
-        ++run.labeled;
-    }
-    run.prepareSeconds = clock.seconds();
-
-    auto graph = buildGraphStage(run.embeddings.x, *graphSettings);
-    if (!graph)
-        return std::unexpected(graph.error());
-    run.graph = std::move(*graph);
-    return run;
+    return opened;
 }
 
-std::vector<std::string> classNames(const ProjectRun& run)
+const std::string& className(const ProjectRun& run, int id)
 {
-    std::vector<std::string> names;
-    for (const auto& c : run.classes)
-        names.push_back(c.name);
-    return names;
-}
-
-nlohmann::json runSettingsJson(const ProjectRun& run, nlohmann::json extra)
-{
-    extra["encoder"] = run.embeddings.encoderId;
-    extra["k"] = run.graph.knn.k;
-    extra["temperature"] = run.graph.temperature;
-    extra["knn"] = run.settings.knn;
-    return extra;
-}
-
-StoredPropagation toStored(const ProjectRun& run, const PropagationResult& result, const LabelQualityReport& quality,
-                           std::string kind, nlohmann::json settings, double seconds)
-{
-    StoredPropagation s;
-    s.kind = std::move(kind);
-    s.timeMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    s.settings = runSettingsJson(run, std::move(settings)).dump();
-    s.embeddingVersion = run.embeddings.version;
-    s.labelVersion = run.labelVersion;
-    s.seconds = seconds;
-    s.classes = classNames(run);
-    s.itemIds = run.embeddings.itemIds;
-    s.scores = result.scores;
-    s.predicted = result.predicted;
-    s.confidence = result.confidence;
-    s.margin = result.margin;
-    s.issueScore = quality.issueScore;
-    s.given = run.seeds;
-    s.flagged = quality.flagged;
-    s.suggested = quality.suggested;
-    return s;
+    static const std::string none;
+    return id >= 0 ? run.classes[std::size_t(id)].name : none;
 }
 
 // Writes path,given,predicted,confidence,margin,issue_score,flagged for every embedded item.
-Expected<void> writeProjectResult(const std::string& path, const ProjectRun& run, const PropagationResult& result,
-                                  const LabelQualityReport& quality, bool suggestedAsPredicted)
+Expected<void> writeProjectResult(const std::string& path, const ProjectRun& run, const ProjectPropagation& p,
+                                  bool suggestedAsPredicted)
 {
     std::string text = "path,given,predicted,confidence,margin,issue_score,flagged\n";
     char number[3][32];
     for (std::size_t r = 0; r < run.embeddings.itemIds.size(); ++r) {
-        const int given = run.seeds[r];
-        int predicted = result.predicted[r];
-        if (suggestedAsPredicted && quality.flagged[r])
-            predicted = quality.suggested[r];
-        std::snprintf(number[0], 32, "%.4f", double(result.confidence[r]));
-        std::snprintf(number[1], 32, "%.4f", double(result.margin[r]));
-        std::snprintf(number[2], 32, "%.4f", double(quality.issueScore[r]));
-        text += csvLine({run.paths.at(run.embeddings.itemIds[r]), given >= 0 ? run.classes[std::size_t(given)].name : "",
-                         predicted >= 0 ? run.classes[std::size_t(predicted)].name : "", number[0], number[1],
-                         number[2], quality.flagged[r] ? "1" : "0"});
+        int predicted = p.result.predicted[r];
+        if (suggestedAsPredicted && p.quality.flagged[r])
+            predicted = p.quality.suggested[r];
+        std::snprintf(number[0], 32, "%.4f", double(p.result.confidence[r]));
+        std::snprintf(number[1], 32, "%.4f", double(p.result.margin[r]));
+        std::snprintf(number[2], 32, "%.4f", double(p.quality.issueScore[r]));
+        text += csvLine({run.paths.at(std::size_t(run.embeddings.itemIds[r])), className(run, run.seeds[r]),
+                         className(run, predicted), number[0], number[1], number[2], p.quality.flagged[r] ? "1" : "0"});
     }
     return writeFileAtomically(path, text);
 }
@@ -195,10 +110,21 @@ void printFlagged(const ProjectRun& run, const LabelQualityReport& quality, std:
         const auto item = run.embeddings.itemIds[std::size_t(r)];
         const int s = quality.suggested[std::size_t(r)];
         std::printf("  %lld %s: labeled %s, suggested %s (issue score %.3f)\n", (long long)(item - 1),
-                    run.paths.at(item).c_str(), run.classes[std::size_t(run.seeds[std::size_t(r)])].name.c_str(),
-                    s >= 0 ? run.classes[std::size_t(s)].name.c_str() : "-", quality.issueScore[std::size_t(r)]);
+                    run.paths.at(std::size_t(item)).c_str(), className(run, run.seeds[std::size_t(r)]).c_str(),
+                    s >= 0 ? className(run, s).c_str() : "-", quality.issueScore[std::size_t(r)]);
         ++shown;
     }
+}
+
+void printPredictedPerClass(const ProjectRun& run, const PropagationResult& result)
+{
+    std::vector<std::int64_t> perClass(run.classes.size(), 0);
+    for (const auto p : result.predicted)
+        if (p >= 0)
+            ++perClass[std::size_t(p)];
+    std::printf("predicted per class:");
+    for (std::size_t c = 0; c < perClass.size(); ++c)
+        std::printf(" %s %lld%s", run.classes[c].name.c_str(), (long long)perClass[c], c + 1 < perClass.size() ? "," : "\n");
 }
 
 int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
@@ -214,8 +140,8 @@ int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
     } else {
         parser.addOption("iterations", "N", "propagation steps (default: the project's setting, first 20)");
         parser.addOption("clamp", "MODE", "hard, soft:ALPHA or none (default: the project's setting)");
-        parser.addFlag("warm", "start from the last propagation's scores (the desktop app does this after each click: "
-                               "fewer steps settle a few new labels; results then depend on the history)");
+        parser.addFlag("warm", "start from the last propagation's scores (fewer steps settle a few new labels; "
+                               "results then depend on the history)");
     }
     parser.addOption("output", "FILE.csv", "also write path,given,predicted,confidence,margin,issue_score,flagged",
                      std::nullopt, 'o');
@@ -225,109 +151,59 @@ int runPropagateOrAudit(const std::vector<std::string>& args, bool audit)
     auto top = parser.integer("top", 0, 1000000);
     if (!top)
         return reportError(top.error());
-    std::optional<Error> optionError;
-    auto run = prepareRun(parser, audit ? "audit" : "propagate", [&](ProjectSettings& s) {
+    auto auditSteps = audit ? parser.integer("steps", 1, 1000) : Expected<long long>(0);
+    if (!auditSteps)
+        return reportError(auditSteps.error());
+    auto opened = openRun(parser, audit ? "audit" : "propagate", [&](ProjectSettings& s) -> Expected<void> {
         if (audit)
-            return;
+            return {};
         if (parser.value("iterations")) {
-            auto n = parser.integer("iterations", 0, 100000);
+            auto n = parser.integer("iterations", 1, 100000);
             if (!n)
-                optionError = n.error();
-            else
-                s.steps = int(*n);
+                return std::unexpected(n.error());
+            s.steps = int(*n);
         }
         if (auto c = parser.value("clamp")) {
             if (auto mode = parseClampMode(*c); !mode)
-                optionError = mode.error();
-            else
-                s.clamp = *c;
+                return std::unexpected(mode.error());
+            s.clamp = *c;
         }
+        return {};
     });
-    if (optionError)
-        return reportError(*optionError);
-    if (!run)
-        return reportError(run.error());
-    if (run->classes.empty() || run->labeled == 0)
-        return reportError(Error{run->store->path() + ": no labels yet; label some items first ('project label')"});
+    if (!opened)
+        return reportError(opened.error());
+    const auto& run = opened->run;
 
-    Stopwatch clock;
-    PropagationResult result;
-    LabelQualityReport quality;
-    nlohmann::json used;
-    bool warm = false;
-    const int threads = run->threads;
-    if (audit) {
-        auto steps = parser.integer("steps", 1, 1000);
-        if (!steps)
-            return reportError(steps.error());
-        AuditOptions options;
-        options.steps = int(*steps);
-        options.threads = threads;
-        auto a = auditLabels(run->graph.affinity, run->seeds, int(run->classes.size()), options);
-        if (!a)
-            return reportError(a.error());
-        result = std::move(a->smoothed);
-        quality = std::move(a->quality);
-        used = {{"mode", "audit"}, {"steps", options.steps}};
-    } else {
-        PropagationOptions options;
-        options.iterations = run->settings.steps;
-        options.clamp = *parseClampMode(run->settings.clamp);
-        options.threads = threads;
-        std::vector<float> warmStart;
-        if (parser.flag("warm")) {
-            auto last = run->store->latestPropagation("propagate");
-            if (!last)
-                return reportError(last.error());
-            if (*last && (*last)->embeddingVersion == run->embeddings.version && (*last)->classes.size() <= run->classes.size()
-                && (*last)->itemIds == run->embeddings.itemIds) {
-                // New classes get zero scores; existing columns carry over.
-                const std::size_t c0 = (*last)->classes.size(), c = run->classes.size();
-                warmStart.assign(run->embeddings.itemIds.size() * c, 0.0f);
-                for (std::size_t r = 0; r < run->embeddings.itemIds.size(); ++r)
-                    for (std::size_t j = 0; j < c0; ++j)
-                        warmStart[r * c + j] = (*last)->scores[r * c0 + j];
-                warm = true;
-            }
-        }
-        auto p = propagateLabels(run->graph.affinity, run->seeds, int(run->classes.size()), options, warmStart);
-        if (!p)
-            return reportError(p.error());
-        result = std::move(*p);
-        quality = assessGivenLabels(neighbourVote(run->graph.affinity, result, threads), result.classes, run->seeds);
-        used = {{"mode", "propagate"}, {"iterations", options.iterations}, {"clamp", run->settings.clamp},
-                {"warm_start", warm}};
+    std::vector<float> warmStart;
+    if (!audit && parser.flag("warm")) {
+        auto last = opened->store->latestPropagation("propagate");
+        if (!last)
+            return reportError(last.error());
+        if (*last)
+            warmStart = warmStartScores(run, **last);
     }
-    const double engineSeconds = clock.seconds();
-    const double total = run->prepareSeconds + run->graph.knnSeconds + run->graph.graphSeconds + engineSeconds;
-    if (auto saved = run->store->savePropagation(toStored(*run, result, quality, audit ? "audit" : "propagate",
-                                                          used, total));
-        !saved)
+    auto p = audit ? auditProject(run, int(*auditSteps), opened->control)
+                   : propagateProject(run, opened->control, warmStart);
+    if (!p)
+        return reportError(p.error());
+    if (auto saved = opened->store->savePropagation(storedPropagation(run, *p)); !saved)
         return reportError(saved.error());
     if (auto out = parser.value("output"))
-        if (auto w = writeProjectResult(*out, *run, result, quality, audit); !w)
+        if (auto w = writeProjectResult(*out, run, *p, audit); !w)
             return reportError(w.error());
 
     std::printf("%lld items x %lld dims (%lld encoded now, %lld from the cache), %zu classes, %lld labeled; k = %d, "
                 "T = %.4g\n",
-                (long long)run->embeddings.x.rows(), (long long)run->embeddings.x.cols(),
-                (long long)run->embeddings.encodedNow, (long long)run->embeddings.fromCache, run->classes.size(),
-                (long long)run->labeled, run->graph.knn.k, run->graph.temperature);
-    std::printf("seconds: prepare %.3f, knn %.3f, graph %.3f, %s %.3f%s\n", run->prepareSeconds,
-                run->graph.knnSeconds, run->graph.graphSeconds, audit ? "audit" : "propagate", engineSeconds,
-                warm ? " (warm start)" : "");
-    if (!audit) {
-        std::vector<std::int64_t> perClass(run->classes.size(), 0);
-        for (const auto p : result.predicted)
-            if (p >= 0)
-                ++perClass[std::size_t(p)];
-        std::printf("predicted per class:");
-        for (std::size_t c = 0; c < perClass.size(); ++c)
-            std::printf(" %s %lld%s", run->classes[c].name.c_str(), (long long)perClass[c],
-                        c + 1 < perClass.size() ? "," : "\n");
-    }
-    printFlagged(*run, quality, std::size_t(*top));
-    std::printf("saved in %s\n", run->store->path().c_str());
+                (long long)run.embeddings.x.rows(), (long long)run.embeddings.x.cols(),
+                (long long)run.embeddings.encodedNow, (long long)run.embeddings.fromCache, run.classes.size(),
+                (long long)run.labeled, run.graph->knn.k, run.graph->temperature);
+    std::printf("seconds: prepare %.3f, knn %.3f%s, graph %.3f, %s %.3f%s\n", run.prepareSeconds,
+                run.graph->knnSeconds, run.graphFromCache ? " (cached graph)" : "", run.graph->graphSeconds,
+                audit ? "audit" : "propagate", p->engineSeconds, p->warm ? " (warm start)" : "");
+    if (!audit)
+        printPredictedPerClass(run, p->result);
+    printFlagged(run, p->quality, std::size_t(*top));
+    std::printf("saved in %s\n", opened->store->path().c_str());
     return 0;
 }
 
@@ -377,50 +253,29 @@ int runProjectSuggest(const std::vector<std::string>& args)
         return reportError(budget.error());
     if (!seed)
         return reportError(seed.error());
-    std::optional<Error> optionError;
-    auto run = prepareRun(parser, "suggest", [&](ProjectSettings& s) {
+    auto opened = openRun(parser, "suggest", [&](ProjectSettings& s) -> Expected<void> {
         if (auto name = parser.value("strategy")) {
             if (auto st = parseSelectionStrategy(*name); !st)
-                optionError = st.error();
-            else
-                s.strategy = *name;
+                return std::unexpected(st.error());
+            s.strategy = *name;
         }
+        return {};
     });
-    if (optionError)
-        return reportError(*optionError);
-    if (!run)
-        return reportError(run.error());
-    auto strategy = parseSelectionStrategy(run->settings.strategy);
-    if (!strategy)
-        return reportError(strategy.error());
-
-    std::optional<PropagationResult> result;
-    if (run->labeled > 0 && !run->classes.empty()) {
-        PropagationOptions options;
-        options.iterations = run->settings.steps;
-        options.clamp = *parseClampMode(run->settings.clamp);
-        auto p = propagateLabels(run->graph.affinity, run->seeds, int(run->classes.size()), options);
-        if (!p)
-            return reportError(p.error());
-        result = std::move(*p);
-    }
-    SelectionInputs inputs;
-    inputs.embeddings = &run->embeddings.x;
-    inputs.knn = &run->graph.knn;
-    inputs.result = result ? &*result : nullptr;
-    inputs.labels = run->seeds;
-    auto picked = selectItemsToLabel(*strategy, *budget, inputs, std::uint64_t(*seed));
+    if (!opened)
+        return reportError(opened.error());
+    const auto& run = opened->run;
+    auto picked = suggestForProject(run, *budget, std::uint64_t(*seed), opened->control);
     if (!picked)
         return reportError(picked.error());
     std::string text = "index,path,score\n";
-    std::printf("%zu items to label next (%s):\n", picked->items.size(), run->settings.strategy.c_str());
+    std::printf("%zu items to label next (%s):\n", picked->items.size(), run.settings.strategy.c_str());
     for (std::size_t k = 0; k < picked->items.size(); ++k) {
-        const auto item = run->embeddings.itemIds[std::size_t(picked->items[k])];
-        std::printf("  %lld %s (score %.4f)\n", (long long)(item - 1), run->paths.at(item).c_str(),
+        const auto item = run.embeddings.itemIds[std::size_t(picked->items[k])];
+        std::printf("  %lld %s (score %.4f)\n", (long long)(item - 1), run.paths.at(std::size_t(item)).c_str(),
                     double(picked->scores[k]));
         char score[32];
         std::snprintf(score, sizeof score, "%.6f", double(picked->scores[k]));
-        text += csvLine({std::to_string(item - 1), run->paths.at(item), score});
+        text += csvLine({std::to_string(item - 1), run.paths.at(std::size_t(item)), score});
     }
     if (auto out = parser.value("output"))
         if (auto w = writeFileAtomically(*out, text); !w)

@@ -66,7 +66,7 @@ void addProjectGraphOptions(ArgumentParser& parser)
     parser.addOption("threads", "N", "worker threads; 0 = all cores", "0");
 }
 
-Expected<GraphSettings> mergeGraphSettings(const ArgumentParser& parser, ProjectSettings& settings)
+Expected<int> mergeGraphSettings(const ArgumentParser& parser, ProjectSettings& settings)
 {
     if (parser.value("k")) {
         auto k = parser.integer("k", 1, 10000);
@@ -87,23 +87,11 @@ Expected<GraphSettings> mergeGraphSettings(const ArgumentParser& parser, Project
             return fail("labelprop-cli: --knn must be exact or approximate (got '" + *knn + "')");
         settings.knn = *knn;
     }
-    GraphSettings graph;
-    graph.k = settings.k;
-    if (settings.temperature != "auto") {
-        char* end = nullptr;
-        const double t = std::strtod(settings.temperature.c_str(), &end);
-        if (!(t > 0.0) || end != settings.temperature.c_str() + settings.temperature.size())
-            return fail("the project's temperature setting '" + settings.temperature
-                        + "' is not a number; pass --temperature auto or a number > 0");
-        graph.temperature = float(t);
-    }
-    graph.approximate = settings.knn == "approximate";
     auto threads = parser.integer("threads", 0, 1024);
     if (!threads)
         return std::unexpected(threads.error());
-    graph.threads = int(*threads);
-    openblas_set_num_threads(resolveThreadCount(graph.threads));
-    return graph;
+    openblas_set_num_threads(resolveThreadCount(int(*threads)));
+    return int(*threads);
 }
 
 } // namespace labelprop::cli

@@ -27,8 +27,9 @@ namespace labelprop::cli {
 [[nodiscard]] Expected<int> resolveClass(ProjectStore& store, const std::string& name, bool allowNew);
 
 // --k, --temperature, --knn, --threads without defaults: a missing option takes the project's
-// saved setting, a given one replaces it (and is saved by the caller).
+// saved setting, a given one replaces it (and is saved by the caller; core's checkEngineSettings
+// checks the result). Returns --threads (0 = all cores) and sets OpenBLAS's thread count.
 void addProjectGraphOptions(ArgumentParser& parser);
-[[nodiscard]] Expected<GraphSettings> mergeGraphSettings(const ArgumentParser& parser, ProjectSettings& settings);
+[[nodiscard]] Expected<int> mergeGraphSettings(const ArgumentParser& parser, ProjectSettings& settings);
 
 } // namespace labelprop::cli

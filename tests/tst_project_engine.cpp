@@ -1,0 +1,227 @@
+// The project pipeline in core (ProjectEngine): checked settings, the kNN graph cache, and runs
+// that give the same numbers whether the graph was searched or read back.
+
+#include "ProjectTestSupport.h"
+
+#include "core/project/GraphCache.h"
+#include "core/project/ProjectEngine.h"
+#include "core/project/ProjectImport.h"
+#include "core/sources/ImageSource.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace labelprop;
+using namespace labelprop::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string makeProject(const QTemporaryDir& tmp)
+{
+    const auto root = fs::path(tmp.path().toStdString()) / "data";
+    writeImageFolder(root, {"cat", "dog", "fox"}, 10);
+    const auto project = (fs::path(tmp.path().toStdString()) / "p.labelprop").string();
+    ProjectCreateOptions options;
+    options.source = {root.string(), "imagefolder", "."};
+    options.settings.encoder = "pca:8";
+    options.settings.k = 5;
+    auto store = ProjectStore::create(project, options);
+    if (!store)
+        qFatal("create: %s", store.error().message.c_str());
+    auto source = openImageSource(root.string(), SourceKind::ImageFolder);
+    if (!source)
+        qFatal("source: %s", source.error().message.c_str());
+    if (auto report = importSource(**store, **source, ImportOptions{}); !report)
+        qFatal("import: %s", report.error().message.c_str());
+    return project;
+}
+
+ProjectRun loadOrDie(ProjectStore& store)
+{
+    auto settings = store.settings();
+    if (!settings)
+        qFatal("settings: %s", settings.error().message.c_str());
+    auto run = loadProjectRun(store, *settings);
+    if (!run)
+        qFatal("run: %s", run.error().message.c_str());
+    return std::move(*run);
+}
+
+std::vector<fs::path> graphFiles(const std::string& project)
+{
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(project + "-cache") / "graphs", ec))
+        files.push_back(e.path());
+    return files;
+}
+
+} // namespace
+
+class TestProjectEngine : public QObject {
+    Q_OBJECT
+
+private slots:
+    void badStoredSettingsNameTheSetting_data()
+    {
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("value");
+        QTest::newRow("temperature text") << "temperature" << "warm";
+        QTest::newRow("temperature zero") << "temperature" << "0";
+        QTest::newRow("temperature trailing") << "temperature" << "0.05x";
+        QTest::newRow("k zero") << "k" << "0";
+        QTest::newRow("knn") << "knn" << "fast";
+        QTest::newRow("clamp") << "clamp" << "soft:2";
+        QTest::newRow("steps") << "steps" << "0";
+        QTest::newRow("strategy") << "strategy" << "best";
+        QTest::newRow("encoder") << "encoder" << "resnet";
+    }
+    void badStoredSettingsNameTheSetting()
+    {
+        QFETCH(QString, key);
+        QFETCH(QString, value);
+        ProjectSettings s;
+        const auto v = value.toStdString();
+        if (key == "temperature")
+            s.temperature = v;
+        else if (key == "k")
+            s.k = std::stoi(v);
+        else if (key == "knn")
+            s.knn = v;
+        else if (key == "clamp")
+            s.clamp = v;
+        else if (key == "steps")
+            s.steps = std::stoi(v);
+        else if (key == "strategy")
+            s.strategy = v;
+        else
+            s.encoder = v;
+        auto checked = checkEngineSettings(s, "/data/p.labelprop");
+        QVERIFY(!checked);
+        const auto& m = checked.error().message;
+        QVERIFY2(m.find("/data/p.labelprop") != std::string::npos, m.c_str());
+        QVERIFY2(m.find(key.toStdString() + " = '" + v + "'") != std::string::npos, m.c_str());
+        QVERIFY2(m.find("pass --") != std::string::npos, m.c_str()); // says what to do
+    }
+
+    void defaultSettingsAreAccepted()
+    {
+        auto checked = checkEngineSettings(ProjectSettings{}, "p.labelprop");
+        QVERIFY2(checked, checked ? "" : checked.error().message.c_str());
+        QCOMPARE(checked->graph.k, 10);
+        QVERIFY(!checked->graph.temperature); // auto
+        QCOMPARE(checked->steps, 20);
+        ProjectSettings fixed;
+        fixed.temperature = "0.05";
+        QCOMPARE(*checkEngineSettings(fixed, "p")->graph.temperature, 0.05f);
+    }
+
+    // Reopening reads the graph back instead of searching; the numbers are the same either way.
+    void reopenUsesTheCachedGraph()
+    {
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        const auto first = loadOrDie(**store);
+        QVERIFY(!first.graphFromCache);
+        QCOMPARE(graphFiles(project).size(), std::size_t(1));
+        const auto second = loadOrDie(**store);
+        QVERIFY(second.graphFromCache);
+        QCOMPARE(second.graph->knn.neighbours, first.graph->knn.neighbours);
+        QCOMPARE(second.graph->knn.similarities, first.graph->knn.similarities);
+        QCOMPARE(second.graph->temperature, first.graph->temperature);
+        auto a = propagateProject(first);
+        auto b = propagateProject(second);
+        QVERIFY(a && b);
+        QCOMPARE(a->result.probabilities, b->result.probabilities);
+        QCOMPARE(a->quality.flagged, b->quality.flagged);
+        const auto stored = storedPropagation(second, *b);
+        QCOMPARE(stored.itemIds, second.embeddings.itemIds);
+        QCOMPARE(stored.classes.size(), std::size_t(3));
+        QCOMPARE(stored.given, second.seeds);
+    }
+
+    // Another k is another graph (another file); the temperature is not part of the key.
+    void keyFollowsTheSettingsThatDecideTheNeighbours()
+    {
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        auto settings = *(*store)->settings();
+        QVERIFY(loadProjectRun(**store, settings));
+        settings.temperature = "0.1";
+        auto sameGraph = loadProjectRun(**store, settings);
+        QVERIFY(sameGraph);
+        QVERIFY(sameGraph->graphFromCache);
+        QCOMPARE(sameGraph->graph->temperature, 0.1f);
+        settings.k = 7;
+        auto otherK = loadProjectRun(**store, settings);
+        QVERIFY(otherK);
+        QVERIFY(!otherK->graphFromCache);
+        QCOMPARE(otherK->graph->knn.k, 7);
+        QCOMPARE(graphFiles(project).size(), std::size_t(2));
+    }
+
+    // A damaged cache file is reported, searched again, and rewritten.
+    void damagedCacheFileIsRebuilt_data()
+    {
+        QTest::addColumn<int>("damage");
+        QTest::newRow("truncated") << 0;
+        QTest::newRow("garbage") << 1;
+        QTest::newRow("neighbour out of range") << 2;
+    }
+    void damagedCacheFileIsRebuilt()
+    {
+        QFETCH(int, damage);
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        const auto first = loadOrDie(**store);
+        const auto file = graphFiles(project).at(0);
+        const auto size = fs::file_size(file);
+        if (damage == 0) {
+            fs::resize_file(file, size - 7);
+        } else if (damage == 1) {
+            std::ofstream(file, std::ios::binary) << "not a graph at all";
+        } else {
+            // The first neighbour sits right after the header.
+            const auto key = graphCacheKey(first.embeddings.version, first.engine.graph.knnKey());
+            std::fstream f(file, std::ios::binary | std::ios::in | std::ios::out);
+            f.seekp(std::streamoff(8 + 4 + key.size() + 8 + 4));
+            const std::int32_t bad = 1 << 30;
+            f.write(reinterpret_cast<const char*>(&bad), 4);
+        }
+        const auto second = loadOrDie(**store);
+        QVERIFY(!second.graphFromCache);
+        QVERIFY(!second.warnings.empty());
+        QVERIFY2(second.warnings.back().find(file.string()) != std::string::npos, second.warnings.back().c_str());
+        QCOMPARE(second.graph->knn.neighbours, first.graph->knn.neighbours);
+        QCOMPARE(fs::file_size(file), size);
+        QVERIFY(loadOrDie(**store).graphFromCache);
+    }
+
+    void warmStartOnlyFromAMatchingResult()
+    {
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        const auto run = loadOrDie(**store);
+        auto p = propagateProject(run);
+        QVERIFY(p);
+        auto stored = storedPropagation(run, *p);
+        QCOMPARE(warmStartScores(run, stored), p->result.scores);
+        stored.embeddingVersion = "other";
+        QVERIFY(warmStartScores(run, stored).empty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestProjectEngine)
+#include "tst_project_engine.moc"
