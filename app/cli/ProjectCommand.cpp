@@ -9,6 +9,7 @@
 
 #include "core/formats/Csv.h"
 #include "core/sources/ImageSource.h"
+#include "core/project/ProjectCreate.h"
 #include "core/project/ProjectEmbeddings.h"
 #include "core/project/ProjectImport.h"
 
@@ -36,29 +37,6 @@ void printImportReport(const ImportReport& r)
         std::fprintf(stderr, "warning: %s\n", r.warnings[i].c_str());
     if (r.warnings.size() > shown)
         std::fprintf(stderr, "warning: ... and %zu more\n", r.warnings.size() - shown);
-}
-
-Expected<std::vector<std::string>> readClassNames(const std::string& path)
-{
-    std::ifstream in(path);
-    if (!in)
-        return fail(path + ": cannot open the class names file");
-    std::vector<std::string> names;
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-        ++number;
-        if (!line.empty() && line.back() == '\r')
-            line.pop_back();
-        if (line.empty())
-            continue;
-        if (!isValidUtf8(line))
-            return fail(path + ":" + std::to_string(number) + ": not valid UTF-8");
-        names.push_back(line);
-    }
-    if (names.empty())
-        return fail(path + ": no class names (one per line)");
-    return names;
 }
 
 // Embeds the project's items and prints what it did.
@@ -104,44 +82,30 @@ int runCreate(const std::vector<std::string>& args)
     auto threads = parser.integer("threads", 0, 1024);
     if (!threads)
         return reportError(threads.error());
-    if (auto encoder = makeEncoder(*parser.value("encoder")); !encoder)
-        return reportError(encoder.error());
-    ImportOptions importOptions;
-    importOptions.importLabels = !parser.flag("no-labels");
-    importOptions.threads = int(*threads);
+    ProjectCreateRequest request;
+    request.project = project;
+    request.source = *sourceArg;
+    request.kind = *kind;
+    request.encoder = *parser.value("encoder");
+    request.importLabels = !parser.flag("no-labels");
+    request.threads = int(*threads);
+    request.holder = "labelprop-cli project create";
     if (auto classesFile = parser.value("classes")) {
-        auto names = readClassNames(*classesFile);
+        auto names = readClassNamesFile(*classesFile);
         if (!names)
             return reportError(names.error());
-        importOptions.classNames = std::move(*names);
+        request.classNames = std::move(*names);
     }
 
     Stopwatch total;
-    auto source = openImageSource(*sourceArg, *kind);
-    if (!source)
-        return reportError(source.error());
-    std::error_code ec;
-    const fs::path where = fs::absolute(*sourceArg, ec).lexically_normal();
-    ProjectCreateOptions options;
-    const bool isDir = fs::is_directory(where, ec);
-    options.source.root = isDir ? where.string() : where.parent_path().string();
-    options.source.location = isDir ? "." : where.filename().string();
-    options.source.kind = std::string(sourceKindName((*source)->kind()));
-    options.settings.encoder = *parser.value("encoder");
-    options.holder = "labelprop-cli project create";
-    auto store = ProjectStore::create(project, options);
-    if (!store)
-        return reportError(store.error());
-    std::printf("%s\n", (*source)->describe().c_str());
-    Stopwatch clock;
-    auto report = importSource(**store, **source, importOptions);
-    if (!report)
-        return reportError(report.error());
-    printImportReport(*report);
-    std::printf("import: %.2f s\n", clock.seconds());
-    source->reset(); // the embedding step opens the project's source itself: do not hold two copies
+    auto created = createProjectFromSource(request);
+    if (!created)
+        return reportError(created.error());
+    std::printf("%s\n", created->sourceDescription.c_str());
+    printImportReport(created->report);
+    std::printf("import: %.2f s\n", total.seconds());
     if (!parser.flag("no-embed"))
-        if (int rc = embedAndReport(**store, options.settings.encoder); rc != 0)
+        if (int rc = embedAndReport(*created->store, request.encoder); rc != 0)
             return rc;
     std::printf("created %s in %.2f s\n", project.c_str(), total.seconds());
     return 0;
