@@ -1,6 +1,7 @@
 #include "ui/ItemGridModel.h"
 
 #include "ui/ThumbnailCache.h"
+#include "ui/ViewGeometry.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -172,15 +173,8 @@ void ItemGridModel::thumbnailsReady(const QList<int>& items)
     for (int item : items)
         if (const int row = rowOfItem(item); row >= 0)
             rows.push_back(row);
-    std::sort(rows.begin(), rows.end());
-    // One dataChanged per run of consecutive rows.
-    for (size_t i = 0; i < rows.size();) {
-        size_t j = i;
-        while (j + 1 < rows.size() && rows[j + 1] <= rows[j] + 1)
-            ++j;
-        emit dataChanged(index(rows[i]), index(rows[j]), {Qt::DecorationRole, Qt::ToolTipRole});
-        i = j + 1;
-    }
+    for (const auto& [first, last] : coalescedRowRanges(std::move(rows)))
+        emit dataChanged(index(first), index(last), {Qt::DecorationRole, Qt::ToolTipRole});
 }
 
 } // namespace labelprop::ui

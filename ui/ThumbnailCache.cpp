@@ -84,6 +84,23 @@ void ThumbnailCache::setSource(std::shared_ptr<const ImageSource> source)
     m_readyTimer.stop();
 }
 
+void ThumbnailCache::setByteBudget(qint64 bytes)
+{
+    m_costInKiB = true;
+    m_cache.clear();
+    m_cache.setMaxCost(qsizetype(std::max<qint64>(1, bytes / 1024)));
+}
+
+void ThumbnailCache::setThumbnailSize(QSize size)
+{
+    if (size == m_size)
+        return;
+    m_size = size;
+    m_placeholder = makePlaceholder(size, false);
+    m_broken = makePlaceholder(size, true);
+    setSource(m_source); // same images, new size: forget the old thumbnails and requests
+}
+
 void ThumbnailCache::enqueue(int item)
 {
     if (!m_source || item < 0 || size_t(item) >= m_source->size() || m_cache.contains(item) || m_queued.contains(item)
@@ -161,7 +178,8 @@ void ThumbnailCache::finished(Decoded decoded)
     entry->error = std::move(decoded.error);
     if (!decoded.image.isNull())
         entry->pixmap = QPixmap::fromImage(std::move(decoded.image));
-    m_cache.insert(decoded.item, entry.release()); // the cache owns it; evicts the least recently used
+    const qsizetype cost = m_costInKiB ? std::max<qsizetype>(1, entry->pixmap.width() * entry->pixmap.height() * 4 / 1024) : 1;
+    m_cache.insert(decoded.item, entry.release(), cost); // the cache owns it; evicts the least recently used
     m_ready.append(decoded.item);
     if (!m_readyTimer.isActive())
         m_readyTimer.start();

@@ -58,6 +58,11 @@ public:
     [[nodiscard]] const std::shared_ptr<const ImageSource>& source() const { return m_source; }
     [[nodiscard]] QSize thumbnailSize() const { return m_size; }
     [[nodiscard]] int capacity() const { return int(m_cache.maxCost()); }
+    // Keeps thumbnails up to `bytes` of pixel data instead of a number of them (the labeling
+    // window: large thumbnails take more room than small ones). Forgets what is cached.
+    void setByteBudget(qint64 bytes);
+    // New thumbnails of another size (Ctrl +/-): forgets what is cached, remakes the placeholders.
+    void setThumbnailSize(QSize size);
 
     // The cached entry of `item`, or nullptr. Marks it as recently used. O(1), no I/O.
     [[nodiscard]] const Entry* find(int item) const { return m_cache.object(item); }
@@ -104,6 +109,7 @@ private:
     std::shared_ptr<const ImageSource> m_source;
     std::uint64_t m_generation = 0;
     QCache<int, Entry> m_cache;
+    bool m_costInKiB = false; // byte budget: an entry costs its pixels in KiB; else 1
     std::deque<int> m_queue;
     std::unordered_set<int> m_queued;
     std::unordered_set<int> m_running;

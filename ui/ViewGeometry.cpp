@@ -45,4 +45,18 @@ std::pair<int, int> visibleRowRange(const QListView& view)
     return {int(firstRow), int(lastRow)};
 }
 
+std::vector<std::pair<int, int>> coalescedRowRanges(std::vector<int> rows)
+{
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::pair<int, int>> ranges;
+    for (std::size_t i = 0; i < rows.size();) {
+        std::size_t j = i;
+        while (j + 1 < rows.size() && rows[j + 1] <= rows[j] + 1)
+            ++j;
+        ranges.emplace_back(rows[i], rows[j]);
+        i = j + 1;
+    }
+    return ranges;
+}
+
 } // namespace labelprop::ui

@@ -1,0 +1,510 @@
+#include "ui/MainWindow.h"
+
+#include "core/project/ProjectCreate.h"
+#include "ui/AppSettings.h"
+#include "ui/ClassPalette.h"
+#include "ui/Overlays.h"
+#include "ui/ProgressPanel.h"
+#include "ui/ProjectView.h"
+#include "ui/StartPage.h"
+#include "ui/Tasks.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QListView>
+#include <QLocale>
+#include <QMenuBar>
+#include <QMetaObject>
+#include <QPointer>
+#include <QStackedWidget>
+#include <QStandardPaths>
+#include <QPushButton>
+#include <QStatusBar>
+#include <QTableView>
+#include <QThreadPool>
+#include <QVBoxLayout>
+
+#include <opencv2/core.hpp>
+
+namespace labelprop::ui {
+
+namespace {
+
+constexpr auto kDemoSource = "/usr/share/datasets/fashion-mnist";
+constexpr qint64 kThumbnailBytes = qint64(256) << 20; // in memory; about 7,000 tiles of 96 x 96
+constexpr float kConfidentAbove = 0.9f;
+
+std::string localPath(const QString& path)
+{
+    return QFile::encodeName(path).toStdString();
+}
+
+QString demoProjectPath()
+{
+    const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    QDir().mkpath(dir);
+    return dir + QStringLiteral("/fashion-mnist-demo.labelprop");
+}
+
+QStringList fashionMnistClasses()
+{
+    QFile f(QStringLiteral(":/labelprop/fashion-mnist.classes"));
+    QStringList names;
+    if (f.open(QIODevice::ReadOnly))
+        for (const auto& line : QString::fromUtf8(f.readAll()).split(QLatin1Char('\n')))
+            if (!line.trimmed().isEmpty())
+                names << line.trimmed();
+    return names;
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
+    , m_cache(QSize(96, 96), 1024)
+{
+    setWindowTitle(tr("Labelprop"));
+    m_cache.setByteBudget(kThumbnailBytes);
+    m_stack = new QStackedWidget(this);
+    auto* central = new QWidget(this);
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    m_banner = new QLabel(central);
+    m_banner->setObjectName(QStringLiteral("errorBanner"));
+    m_banner->setWordWrap(true);
+    m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_banner->setStyleSheet(QStringLiteral("QLabel { background: #fdecea; color: #611a15; padding: 8px; "
+                                           "border-bottom: 1px solid #f5c6cb; }"));
+    m_banner->hide();
+    layout->addWidget(m_banner);
+    layout->addWidget(m_stack, 1);
+    setCentralWidget(central);
+
+    m_start = new StartPage(m_stack);
+    m_stack->addWidget(m_start);
+    m_start->setRecentProjects(AppSettings::recentProjects());
+    m_start->setDemoAvailable(QFileInfo::exists(QString::fromLatin1(kDemoSource)),
+                              tr("Install Debian's dataset-fashion-mnist package for the demo."));
+    connect(m_start, &StartPage::openProjectRequested, this, [this](const QString& p) {
+        p.isEmpty() ? chooseProject() : openProject(p);
+    });
+    connect(m_start, &StartPage::newProjectRequested, this, [this](const QString& s) {
+        s.isEmpty() ? chooseFolder() : newProject(s);
+    });
+    connect(m_start, &StartPage::newProjectFromFileRequested, this, &MainWindow::chooseFile);
+    connect(m_start, &StartPage::demoRequested, this, &MainWindow::openDemo);
+
+    m_progress = new ProgressPanel(this);
+    m_counts = new QLabel(this);
+    m_counts->setObjectName(QStringLiteral("counts"));
+    statusBar()->addWidget(m_counts, 1);
+    statusBar()->addPermanentWidget(m_progress);
+    connect(m_progress, &ProgressPanel::cancelRequested, this, [this] {
+        if (m_createCancel)
+            m_createCancel->store(true);
+        m_session.cancelOpen();
+    });
+
+    buildProjectUi();
+    buildActions();
+    m_sheet = new ShortcutSheet(central);
+    m_preview = new PreviewPanel(central);
+
+    connect(&m_session, &ProjectSession::progress, m_progress, &ProgressPanel::report);
+    connect(&m_session, &ProjectSession::opened, this, &MainWindow::sessionOpened);
+    connect(&m_session, &ProjectSession::failed, this, [this](const QString& message) {
+        m_progress->finish();
+        showError(message);
+        showStartPage();
+    });
+    connect(&m_session, &ProjectSession::storeError, this, &MainWindow::showError);
+    connect(&m_session, &ProjectSession::message, this, [this](const QString& text) { statusBar()->showMessage(text, 6000); });
+    connect(&m_session, &ProjectSession::classesChanged, this, [this] {
+        rebuildClassActions();
+        m_view->classesChanged();
+        m_countsTimer.start();
+    });
+    connect(&m_session, &ProjectSession::undoStateChanged, this, &MainWindow::updateUndoActions);
+    connect(&m_session, &ProjectSession::labelsChanged, &m_countsTimer, qOverload<>(&QTimer::start));
+    connect(&m_session, &ProjectSession::propagationChanged, &m_countsTimer, qOverload<>(&QTimer::start));
+    connect(&m_session, &ProjectSession::propagationChanged, &m_saveTimer, qOverload<>(&QTimer::start));
+    connect(&m_session, &ProjectSession::exported, this, [this](const QString& file, const ExportReport& r) {
+        statusBar()->showMessage(tr("Wrote %1: %2 labels (%3 flagged items marked)")
+                                     .arg(file, QLocale().toString(qlonglong(r.written)))
+                                     .arg(r.flaggedMarked),
+                                 10000);
+    });
+    m_countsTimer.setSingleShot(true);
+    m_countsTimer.setInterval(50);
+    connect(&m_countsTimer, &QTimer::timeout, this, &MainWindow::updateCounts);
+    m_stateTimer.setSingleShot(true);
+    m_stateTimer.setInterval(500);
+    connect(&m_stateTimer, &QTimer::timeout, this, [this] {
+        if (m_session.isOpen())
+            AppSettings::saveViewState(m_session.projectPath(), m_view->state());
+    });
+    m_saveTimer.setSingleShot(true);
+    m_saveTimer.setInterval(3000);
+    connect(&m_saveTimer, &QTimer::timeout, this, [this] {
+        if (m_session.engineIdle())
+            m_session.saveLivePropagation();
+        else
+            m_saveTimer.start();
+    });
+    m_cache.setThumbnailSize(QSize(96, 96));
+    showStartPage();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildProjectUi()
+{
+    m_view = new ProjectView(&m_session, &m_cache, m_stack);
+    m_stack->addWidget(m_view);
+    m_palette = new ClassPalette(this);
+    m_paletteDock = new QDockWidget(tr("Classes"), this);
+    m_paletteDock->setObjectName(QStringLiteral("classesDock"));
+    m_paletteDock->setWidget(m_palette);
+    m_paletteDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::RightDockWidgetArea, m_paletteDock);
+    connect(m_palette, &ClassPalette::classClicked, this, &MainWindow::labelSelection);
+    connect(m_palette, &ClassPalette::addClassRequested, &m_session, &ProjectSession::addClass);
+    connect(m_view, &ProjectView::stateChanged, &m_stateTimer, qOverload<>(&QTimer::start));
+    connect(m_view, &ProjectView::visibleThumbnailsReady, this, &MainWindow::visibleThumbnailsReady);
+    connect(m_view, &ProjectView::currentItemChanged, this, [this] {
+        if (m_preview->isVisible())
+            showPreview();
+    });
+}
+
+void MainWindow::buildActions()
+{
+    const auto make = [this](QMenu* menu, const QString& name, const QString& text, QList<QKeySequence> keys,
+                             auto slot) {
+        auto* a = new QAction(text, this);
+        a->setObjectName(name);
+        a->setShortcuts(keys);
+        a->setShortcutContext(Qt::WindowShortcut);
+        connect(a, &QAction::triggered, this, slot);
+        menu->addAction(a);
+        addAction(a);
+        return a;
+    };
+    auto* file = menuBar()->addMenu(tr("&File"));
+    make(file, QStringLiteral("newFromFolder"), tr("&New Project from a Folder…"), {QKeySequence::New}, &MainWindow::chooseFolder);
+    make(file, QStringLiteral("newFromFile"), tr("New Project from a CSV or IDX Files…"), {}, &MainWindow::chooseFile);
+    make(file, QStringLiteral("open"), tr("&Open Project…"), {QKeySequence::Open}, &MainWindow::chooseProject);
+    make(file, QStringLiteral("demo"), tr("Open the Fashion-MNIST &Demo"), {}, &MainWindow::openDemo);
+    file->addSeparator();
+    make(file, QStringLiteral("export"), tr("&Export Labels…"), {QKeySequence(Qt::CTRL | Qt::Key_E)}, &MainWindow::exportLabels);
+    make(file, QStringLiteral("close"), tr("&Close Project"), {QKeySequence::Close}, &MainWindow::showStartPage);
+    file->addSeparator();
+    make(file, QStringLiteral("quit"), tr("&Quit"), {QKeySequence::Quit}, &QWidget::close);
+
+    auto* edit = menuBar()->addMenu(tr("&Label"));
+    make(edit, QStringLiteral("undo"), tr("&Undo"), {QKeySequence::Undo}, [this] { m_session.undo(); });
+    make(edit, QStringLiteral("redo"), tr("&Redo"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo},
+         [this] { m_session.redo(); });
+    edit->addSeparator();
+    make(edit, QStringLiteral("accept"), tr("&Accept Propagated Labels of the Selection"),
+         {QKeySequence(Qt::Key_Return), QKeySequence(Qt::Key_Enter)}, [this] {
+             m_session.acceptPropagated(m_view->selectedItems());
+             if (AppSettings::advanceAfterLabel() && m_view->selectedItems().size() == 1)
+                 m_view->advance();
+         });
+    make(edit, QStringLiteral("remove"), tr("Re&move Labels of the Selection"),
+         {QKeySequence(Qt::Key_Delete), QKeySequence(Qt::Key_Backspace)}, [this] { labelSelection(-1); });
+    auto* advance = make(edit, QStringLiteral("advance"), tr("Move On after Labeling One Item"), {},
+                         [](bool on) { AppSettings::setAdvanceAfterLabel(on); });
+    advance->setCheckable(true);
+    advance->setChecked(AppSettings::advanceAfterLabel());
+    make(edit, QStringLiteral("addClass"), tr("Add a &Class…"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N)},
+         [this] { m_palette->findChild<QPushButton*>(QStringLiteral("addClass"))->click(); });
+    edit->addSeparator(); // the class actions (1-9, 0, letters) follow, made when the classes are known
+
+    auto* view = menuBar()->addMenu(tr("&View"));
+    make(view, QStringLiteral("refresh"), tr("&Re-sort Now"), {QKeySequence(Qt::Key_F5), QKeySequence(Qt::CTRL | Qt::Key_R)},
+         [this] { m_view->refreshOrder(); });
+    make(view, QStringLiteral("zoomIn"), tr("&Larger Thumbnails"), {QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)},
+         [this] { m_view->zoom(1); });
+    make(view, QStringLiteral("zoomOut"), tr("&Smaller Thumbnails"), {QKeySequence::ZoomOut}, [this] { m_view->zoom(-1); });
+    make(view, QStringLiteral("preview"), tr("&Preview the Current Item"), {QKeySequence(Qt::Key_Space)},
+         &MainWindow::showPreview);
+    make(view, QStringLiteral("flagged"), tr("Show &Flagged Items"), {QKeySequence(Qt::CTRL | Qt::Key_F)}, [this] {
+        auto q = m_view->query();
+        q.filter = ItemFilter::Flagged;
+        q.sort = ItemSort::IssueScore;
+        m_view->setQuery(q);
+    });
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    make(help, QStringLiteral("shortcuts"), tr("&Keyboard Shortcuts"), {QKeySequence(Qt::Key_F1)}, &MainWindow::showShortcuts);
+    updateUndoActions();
+}
+
+QAction* MainWindow::action(const QString& name) const
+{
+    return findChild<QAction*>(name);
+}
+
+void MainWindow::rebuildClassActions()
+{
+    auto* menu = menuBar()->actions().at(1)->menu();
+    for (auto* a : m_classActions) {
+        removeAction(a);
+        menu->removeAction(a);
+        a->deleteLater();
+    }
+    m_classActions.clear();
+    const auto& classes = m_session.classes();
+    m_palette->model().setClasses(classes);
+    const auto& keys = m_palette->model().hotkeys();
+    for (std::size_t c = 0; c < classes.size(); ++c) {
+        auto* a = new QAction(tr("Label as %1").arg(QString::fromStdString(classes[c].name)), this);
+        a->setObjectName(QStringLiteral("label%1").arg(c));
+        if (!keys[c].isEmpty())
+            a->setShortcut(QKeySequence(keys[c]));
+        connect(a, &QAction::triggered, this, [this, c] { labelSelection(int(c)); });
+        menu->addAction(a);
+        addAction(a);
+        m_classActions.push_back(a);
+    }
+}
+
+void MainWindow::labelSelection(int classId)
+{
+    if (!m_session.isOpen())
+        return;
+    const auto items = m_view->selectedItems();
+    m_session.label(items, classId);
+    if (items.size() == 1 && classId >= 0 && AppSettings::advanceAfterLabel())
+        m_view->advance();
+}
+
+void MainWindow::updateCounts()
+{
+    if (!m_session.isOpen())
+        return;
+    const auto c = countItems(m_session.items(), int(m_session.classes().size()), kConfidentAbove);
+    const QLocale l;
+    m_counts->setText(tr("%1 items · labeled by people %2 · imported %3 · propagated %4 (%5 at ≥ %6%) · flagged %7 · "
+                         "estimated noise %8%")
+                          .arg(l.toString(qlonglong(c.items)), l.toString(qlonglong(c.byPeople)),
+                               l.toString(qlonglong(c.imported)), l.toString(qlonglong(c.propagated)),
+                               l.toString(qlonglong(c.confident)))
+                          .arg(qRound(kConfidentAbove * 100))
+                          .arg(l.toString(qlonglong(c.flagged)))
+                          .arg(m_session.noiseRate() * 100.0, 0, 'f', 1));
+    m_palette->model().setCounts(c.classByPeople, c.classPropagated);
+}
+
+void MainWindow::updateUndoActions()
+{
+    action(QStringLiteral("undo"))->setEnabled(m_session.isOpen());
+    action(QStringLiteral("redo"))->setEnabled(m_session.isOpen());
+    action(QStringLiteral("undo"))->setToolTip(tr("%1 actions to undo").arg(m_session.undoDepth()));
+}
+
+void MainWindow::showError(const QString& message)
+{
+    m_lastError = message;
+    m_banner->setText(message);
+    m_banner->show();
+    statusBar()->showMessage(message, 10000);
+    emit errorShown(message);
+}
+
+void MainWindow::showStartPage()
+{
+    if (m_session.isOpen())
+        AppSettings::saveViewState(m_session.projectPath(), m_view->state());
+    m_start->setRecentProjects(AppSettings::recentProjects());
+    m_stack->setCurrentWidget(m_start);
+    m_paletteDock->hide();
+    for (const auto& name : {QStringLiteral("export"), QStringLiteral("close"), QStringLiteral("accept"),
+                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview")})
+        action(name)->setEnabled(false);
+}
+
+void MainWindow::openProject(const QString& path)
+{
+    m_banner->hide();
+    m_progress->report(tr("Opening %1").arg(QFileInfo(path).fileName()), 0.0);
+    m_session.open(path);
+}
+
+void MainWindow::sessionOpened()
+{
+    m_progress->finish();
+    m_banner->hide();
+    const QString path = m_session.projectPath();
+    AppSettings::addRecentProject(path);
+    setWindowTitle(tr("%1 — Labelprop").arg(QFileInfo(path).completeBaseName()));
+    m_cache.setSource(m_session.images());
+    rebuildClassActions();
+    m_stack->setCurrentWidget(m_view);
+    m_paletteDock->show();
+    for (const auto& name : {QStringLiteral("export"), QStringLiteral("close"), QStringLiteral("accept"),
+                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview")})
+        action(name)->setEnabled(true);
+    m_view->start(AppSettings::viewState(path));
+    updateCounts();
+    updateUndoActions();
+    emit projectOpened();
+}
+
+void MainWindow::newProject(const QString& source, const QString& project, const QStringList& classNames)
+{
+    QString target = project;
+    if (target.isEmpty()) {
+        const QFileInfo info(source);
+        target = info.isDir() ? QDir::cleanPath(info.absoluteFilePath()) + QStringLiteral(".labelprop")
+                              : info.absolutePath() + QLatin1Char('/') + info.completeBaseName() + QStringLiteral(".labelprop");
+    }
+    if (QFileInfo::exists(target)) {
+        openProject(target); // the folder's project already exists: carry on with it
+        return;
+    }
+    m_banner->hide();
+    m_pendingProject = target;
+    m_createCancel = std::make_shared<std::atomic<bool>>(false);
+    ProjectCreateRequest request;
+    request.project = localPath(target);
+    request.source = localPath(source);
+    request.holder = "labelprop (the desktop app)";
+    for (const auto& name : classNames)
+        request.classNames.push_back(name.toStdString());
+    QPointer<MainWindow> self(this);
+    request.progress = [self, cancel = m_createCancel](std::size_t done, std::size_t total) {
+        QMetaObject::invokeMethod(
+            self.data(), [self, done, total] {
+                if (self)
+                    self->m_progress->report(tr("Importing"), total ? double(done) / double(total) : 0.0);
+            },
+            Qt::QueuedConnection);
+        return !cancel->load();
+    };
+    m_progress->report(tr("Importing"), 0.0);
+    auto task = [request]() -> Expected<std::string> {
+        try {
+            auto created = createProjectFromSource(request);
+            if (!created)
+                return std::unexpected(created.error());
+            return created->sourceDescription; // the store closes here, so the session can open it
+        } catch (const std::exception& e) {
+            return fail(request.source + ": " + e.what());
+        }
+    };
+    runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, target](Expected<std::string> created) {
+        if (!created) {
+            m_progress->finish();
+            showError(QString::fromStdString(created.error().message));
+            return;
+        }
+        statusBar()->showMessage(QString::fromStdString(*created), 8000);
+        openProject(target);
+    });
+}
+
+void MainWindow::openDemo()
+{
+    const QString project = demoProjectPath();
+    if (QFileInfo::exists(project))
+        openProject(project);
+    else
+        newProject(QString::fromLatin1(kDemoSource), project, fashionMnistClasses());
+}
+
+void MainWindow::chooseFolder()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("A folder of images, or of class folders"));
+    if (!dir.isEmpty())
+        newProject(dir);
+}
+
+void MainWindow::chooseFile()
+{
+    const QString file = QFileDialog::getOpenFileName(this, tr("A CSV of image paths, or an IDX images file"), {},
+                                                      tr("CSV or IDX (*.csv *-ubyte *.idx3-ubyte);;All files (*)"));
+    if (!file.isEmpty())
+        newProject(file);
+}
+
+void MainWindow::chooseProject()
+{
+    const QString file = QFileDialog::getOpenFileName(this, tr("Open a project"), {}, tr("Labelprop projects (*.labelprop)"));
+    if (!file.isEmpty())
+        openProject(file);
+}
+
+void MainWindow::exportLabels()
+{
+    if (!m_session.isOpen())
+        return;
+    QString filter;
+    const QString file = QFileDialog::getSaveFileName(this, tr("Export the cleaned labels"),
+                                                      QFileInfo(m_session.projectPath()).completeBaseName()
+                                                          + QStringLiteral("-labels.csv"),
+                                                      tr("CSV (*.csv);;JSON (*.json)"), &filter);
+    if (file.isEmpty())
+        return;
+    ExportOptions options;
+    options.format = file.endsWith(QStringLiteral(".json")) ? ExportFormat::Json : ExportFormat::Csv;
+    m_session.saveLivePropagation(); // the export's confidences and flags are the ones on screen
+    m_session.exportLabels(file, options);
+}
+
+void MainWindow::showShortcuts()
+{
+    QList<QPair<QString, QList<QAction*>>> groups;
+    for (auto* menuAction : menuBar()->actions())
+        groups.append({menuAction->text().remove(QLatin1Char('&')), menuAction->menu()->actions()});
+    m_sheet->setActions(groups, tr("In the grid: arrows, Page Up/Down, Home/End move; Shift and Ctrl extend the "
+                                   "selection; drag a rubber band to select many. Click a class in the palette to "
+                                   "label the selection with it."));
+    m_sheet->showOver();
+}
+
+void MainWindow::showPreview()
+{
+    const int item = m_view->currentItem();
+    if (item < 0 || !m_session.images())
+        return;
+    const auto& items = m_session.items();
+    QString caption = QString::fromStdString(items.path(std::size_t(item)));
+    const int shown = items.shownClass(std::size_t(item));
+    if (shown >= 0)
+        caption += QStringLiteral(" — ") + QString::fromStdString(m_session.classes()[std::size_t(shown)].name);
+    m_preview->setMessage(tr("Loading…"));
+    m_preview->showOver();
+    auto task = [images = m_session.images(), item] {
+        auto image = images->decode(std::size_t(item));
+        if (!image)
+            return std::pair<QImage, QString>{{}, QString::fromStdString(image.error().message)};
+        return std::pair<QImage, QString>{thumbnailImage(*image, QSize(image->cols, image->rows)), {}};
+    };
+    runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, caption](std::pair<QImage, QString> r) {
+        if (r.first.isNull())
+            m_preview->setMessage(r.second);
+        else
+            m_preview->setImage(r.first, caption);
+    });
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    if (m_session.isOpen()) {
+        AppSettings::saveViewState(m_session.projectPath(), m_view->state());
+        m_session.saveLivePropagation();
+    }
+    event->accept();
+}
+
+} // namespace labelprop::ui

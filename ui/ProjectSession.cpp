@@ -1,0 +1,512 @@
+#include "ui/ProjectSession.h"
+
+#include "core/project/ProjectEngine.h"
+#include "core/project/ProjectImageSource.h"
+#include "ui/Tasks.h"
+
+#include <QFile>
+#include <QMetaObject>
+#include <QPointer>
+
+#include <exception>
+#include <unordered_map>
+
+namespace labelprop::ui {
+
+namespace {
+
+constexpr auto kHolder = "labelprop (the desktop app)";
+
+std::string localPath(const QString& path)
+{
+    return QFile::encodeName(path).toStdString();
+}
+
+QString text(const std::string& s)
+{
+    return QString::fromStdString(s);
+}
+
+using StoredLabel = ProjectSession::StoredLabel;
+using LabelMirror = std::vector<StoredLabel>;
+
+Expected<LabelMirror> readLabels(const ProjectStore& store, std::size_t items)
+{
+    auto labels = store.currentLabels();
+    if (!labels)
+        return std::unexpected(labels.error());
+    LabelMirror mirror(items);
+    for (const auto& l : *labels)
+        if (l.itemId > 0 && std::size_t(l.itemId) <= items)
+            mirror[std::size_t(l.itemId - 1)] = StoredLabel{l.classId, std::uint8_t(l.source)};
+    return mirror;
+}
+
+} // namespace
+
+// Everything an open hands to the GUI thread.
+struct ProjectSession::Opened {
+    Expected<void> status;
+    std::shared_ptr<ProjectStore> store;
+    std::shared_ptr<LivePropagation> live;
+    std::shared_ptr<LabelMirror> mirror;
+    std::shared_ptr<const ImageSource> images;
+    ItemColumns items;
+    std::vector<ProjectClass> classes;
+    std::vector<std::int32_t> itemOfRow;
+    LiveUpdate initial;
+    std::int64_t undoable = 0, redoable = 0;
+    std::vector<std::string> warnings;
+};
+
+// What the store worker says after an action.
+struct ProjectSession::StoreAnswer {
+    std::optional<Error> error;            // the action failed (nothing of it was saved)
+    std::vector<LabelChange> changes;      // labels that changed in the store and not yet in the GUI
+    std::vector<std::uint8_t> sources;     // aligned with changes
+    std::optional<std::vector<ProjectClass>> classes;
+    std::int64_t undoable = 0, redoable = 0;
+    QString description;                   // what was undone or redone
+};
+
+ProjectSession::ProjectSession(QObject* parent)
+    : QObject(parent)
+{
+    m_storePool.setMaxThreadCount(1);
+    m_storePool.setExpiryTimeout(-1);
+    m_enginePool.setMaxThreadCount(1);
+    m_enginePool.setExpiryTimeout(-1);
+}
+
+ProjectSession::~ProjectSession()
+{
+    m_cancel->store(true);
+    m_enginePool.waitForDone();
+    m_storePool.waitForDone();
+}
+
+void ProjectSession::open(const QString& projectPath)
+{
+    m_path = projectPath;
+    m_open = false;
+    m_cancel = std::make_shared<std::atomic<bool>>(false);
+    const auto request = ++m_openRequest;
+    QPointer<ProjectSession> self(this);
+    auto report = [self](std::string_view stage, double fraction) {
+        // From worker threads: the GUI hears it through its event loop.
+        QMetaObject::invokeMethod(
+            self.data(), [self, stage = QString::fromUtf8(stage.data(), qsizetype(stage.size())), fraction] {
+                if (self)
+                    emit self->progress(stage, fraction);
+            },
+            Qt::QueuedConnection);
+    };
+    auto task = [path = localPath(projectPath), cancel = m_cancel, report]() -> std::shared_ptr<Opened> {
+        auto out = std::make_shared<Opened>();
+        try {
+            report("opening", 0.0);
+            auto store = ProjectStore::open(path, ProjectStore::Access::ReadWrite, kHolder);
+            if (!store) {
+                out->status = std::unexpected(store.error());
+                return out;
+            }
+            out->store = std::shared_ptr<ProjectStore>(std::move(*store));
+            auto& s = *out->store;
+            auto settings = s.settings();
+            auto items = s.items();
+            auto info = s.sourceInfo();
+            auto reviews = s.currentReviews();
+            auto counts = s.counts();
+            for (const auto* e : {settings ? nullptr : &settings.error(), items ? nullptr : &items.error(),
+                                  info ? nullptr : &info.error(), reviews ? nullptr : &reviews.error(),
+                                  counts ? nullptr : &counts.error()})
+                if (e) {
+                    out->status = std::unexpected(*e);
+                    return out;
+                }
+            auto mirror = readLabels(s, items->size());
+            if (!mirror) {
+                out->status = std::unexpected(mirror.error());
+                return out;
+            }
+            out->mirror = std::make_shared<LabelMirror>(std::move(*mirror));
+            auto& cols = out->items;
+            const auto n = items->size();
+            auto paths = std::make_shared<std::vector<std::string>>(n);
+            cols.status.resize(n);
+            for (const auto& it : *items) {
+                (*paths)[std::size_t(it.id - 1)] = it.path;
+                cols.status[std::size_t(it.id - 1)] = std::uint8_t(it.status);
+            }
+            cols.paths = std::move(paths);
+            cols.label.resize(n);
+            cols.source.resize(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                cols.label[i] = (*out->mirror)[i].classId;
+                cols.source[i] = (*out->mirror)[i].source;
+            }
+            cols.reviewed.assign(n, 0);
+            for (const auto& [id, decision] : *reviews)
+                cols.reviewed[std::size_t(id - 1)] = 1;
+            cols.shown.assign(n, ShownRow{});
+            out->undoable = counts->undoable;
+            out->redoable = counts->redoable;
+            auto images = ProjectImageSource::open(*info, *items);
+            if (images)
+                out->images = std::shared_ptr<const ImageSource>(std::move(*images));
+            else
+                out->warnings.push_back(images.error().message);
+
+            ProjectRunControl control;
+            control.cancel = cancel.get();
+            control.progress = report;
+            auto run = loadProjectRun(s, *settings, control);
+            if (!run) {
+                out->status = std::unexpected(run.error());
+                return out;
+            }
+            out->warnings.insert(out->warnings.end(), run->warnings.begin(), run->warnings.end());
+            out->classes = run->classes;
+            out->itemOfRow.resize(run->embeddings.itemIds.size());
+            for (std::size_t r = 0; r < out->itemOfRow.size(); ++r)
+                out->itemOfRow[r] = std::int32_t(run->embeddings.itemIds[r] - 1);
+            report("propagation", 0.0);
+            auto live = LivePropagation::start(std::move(*run));
+            if (!live) {
+                out->status = std::unexpected(live.error());
+                return out;
+            }
+            out->live = std::shared_ptr<LivePropagation>(std::move(*live));
+            out->initial = out->live->initial();
+        } catch (const std::exception& e) { // SQLite, OpenCV, allocation: stop at the task boundary
+            out->status = fail(path + ": " + e.what());
+        }
+        return out;
+    };
+    runThen(m_storePool, this, std::move(task), [this, request](std::shared_ptr<Opened> opened) {
+        if (request != m_openRequest)
+            return; // a newer open superseded this one
+        finishOpen(std::move(opened));
+    });
+}
+
+void ProjectSession::cancelOpen()
+{
+    m_cancel->store(true);
+}
+
+void ProjectSession::finishOpen(std::shared_ptr<Opened> o)
+{
+    if (!o->status) {
+        // The store (and its lock) go with the last reference, on this thread: nothing is written.
+        emit failed(text(o->status.error().message));
+        return;
+    }
+    m_store = std::move(o->store);
+    m_live = std::move(o->live);
+    m_mirror = std::move(o->mirror);
+    m_images = std::move(o->images);
+    m_items = std::move(o->items);
+    m_classes = std::move(o->classes);
+    m_itemOfRow = std::move(o->itemOfRow);
+    m_embedded = std::int64_t(m_itemOfRow.size());
+    m_undoable = o->undoable;
+    m_redoable = o->redoable;
+    for (std::size_t k = 0; k < o->initial.rows.size(); ++k)
+        m_items.shown[std::size_t(m_itemOfRow[std::size_t(o->initial.rows[k])])] = o->initial.values[k];
+    m_noiseRate = o->initial.noiseRate;
+    m_shownVersion = o->initial.version;
+    m_open = true;
+    for (const auto& w : o->warnings)
+        emit message(text(w));
+    emit opened();
+}
+
+void ProjectSession::label(const std::vector<std::int32_t>& items, int classId)
+{
+    if (!m_open || items.empty())
+        return;
+    std::vector<LabelChange> changes;
+    changes.reserve(items.size());
+    for (const auto i : items)
+        if (i >= 0 && std::size_t(i) < m_items.size() && m_items.label[std::size_t(i)] != classId)
+            changes.push_back(LabelChange{std::int64_t(i) + 1, classId});
+    if (changes.empty())
+        return;
+    const auto source = changes.size() == 1 ? LabelSource::Human : LabelSource::Bulk;
+    QString description;
+    if (classId < 0)
+        description = changes.size() == 1 ? tr("remove the label of %1").arg(text(m_items.path(std::size_t(items[0]))))
+                                          : tr("remove %1 labels").arg(changes.size());
+    else
+        description = tr("label %1 as '%2'")
+                          .arg(changes.size() == 1 ? text(m_items.path(std::size_t(changes[0].itemId - 1)))
+                                                   : tr("%1 items").arg(changes.size()),
+                               text(m_classes.at(std::size_t(classId)).name));
+    applyChanges(std::move(changes), source, description, false);
+}
+
+void ProjectSession::acceptPropagated(const std::vector<std::int32_t>& items)
+{
+    if (!m_open)
+        return;
+    // One action for the whole selection, whatever the classes: one undo step.
+    std::vector<LabelChange> changes;
+    for (const auto i : items) {
+        if (i < 0 || std::size_t(i) >= m_items.size() || m_items.label[std::size_t(i)] >= 0)
+            continue;
+        const auto predicted = m_items.shown[std::size_t(i)].predicted;
+        if (predicted >= 0)
+            changes.push_back(LabelChange{std::int64_t(i) + 1, predicted});
+    }
+    if (changes.empty()) {
+        emit message(tr("Nothing to accept: the selection has no unlabeled item with a propagated label."));
+        return;
+    }
+    const auto source = changes.size() == 1 ? LabelSource::Human : LabelSource::Bulk;
+    const auto description = tr("accept %1 propagated labels").arg(changes.size());
+    applyChanges(std::move(changes), source, description, false);
+}
+
+void ProjectSession::applyChanges(std::vector<LabelChange> changes, LabelSource source, const QString& description,
+                                  bool fromStore)
+{
+    std::vector<std::int32_t> touched;
+    touched.reserve(changes.size());
+    for (const auto& c : changes) {
+        const auto i = std::size_t(c.itemId - 1);
+        m_items.label[i] = c.classId;
+        m_items.source[i] = std::uint8_t(source);
+        touched.push_back(std::int32_t(i));
+    }
+    m_pending.insert(m_pending.end(), changes.begin(), changes.end());
+    emit labelsChanged(touched);
+    dispatchEngine();
+    if (fromStore)
+        return;
+    auto task = [store = m_store, mirror = m_mirror, changes = std::move(changes), source,
+                 description = description.toStdString()]() -> StoreAnswer {
+        StoreAnswer answer;
+        try {
+            auto action = store->applyLabels(changes, source, description);
+            if (!action) {
+                answer.error = action.error();
+                // What is shown must be what is saved: hand back the store's labels for these items.
+                for (const auto& c : changes) {
+                    const auto& kept = (*mirror)[std::size_t(c.itemId - 1)];
+                    answer.changes.push_back(LabelChange{c.itemId, kept.classId});
+                    answer.sources.push_back(kept.source);
+                }
+            } else {
+                for (const auto& c : changes)
+                    (*mirror)[std::size_t(c.itemId - 1)] = StoredLabel{c.classId, std::uint8_t(source)};
+            }
+            if (auto counts = store->counts()) {
+                answer.undoable = counts->undoable;
+                answer.redoable = counts->redoable;
+            }
+        } catch (const std::exception& e) {
+            answer.error = Error{store->path() + ": " + e.what()};
+        }
+        return answer;
+    };
+    runThen(m_storePool, this, std::move(task), [this](StoreAnswer answer) { storeAnswered(answer); });
+}
+
+void ProjectSession::storeAnswered(const StoreAnswer& answer)
+{
+    m_undoable = answer.undoable;
+    m_redoable = answer.redoable;
+    if (answer.error)
+        emit storeError(text(answer.error->message));
+    if (answer.classes) {
+        m_classes = *answer.classes;
+        emit classesChanged();
+    }
+    // Apply the store's changes grouped by source (undo can restore labels of several sources).
+    std::unordered_map<std::uint8_t, std::vector<LabelChange>> bySource;
+    for (std::size_t k = 0; k < answer.changes.size(); ++k)
+        bySource[answer.sources[k]].push_back(answer.changes[k]);
+    for (auto& [source, changes] : bySource)
+        applyChanges(std::move(changes), LabelSource(source), {}, true);
+    if (!answer.description.isEmpty())
+        emit message(answer.description);
+    emit undoStateChanged();
+}
+
+void ProjectSession::dispatchEngine()
+{
+    if (m_engineBusy || m_pending.empty() || !m_live)
+        return;
+    m_engineBusy = true;
+    auto task = [live = m_live, batch = std::exchange(m_pending, {}), classes = m_classes]() {
+        try {
+            return live->apply(batch, classes);
+        } catch (const std::exception& e) {
+            return Expected<LiveUpdate>(fail(std::string("propagation failed: ") + e.what()));
+        }
+    };
+    runThen(m_enginePool, this, std::move(task), [this](Expected<LiveUpdate> update) {
+        m_engineBusy = false;
+        if (!update) {
+            emit message(text(update.error().message));
+        } else {
+            std::vector<std::int32_t> changed;
+            changed.reserve(update->rows.size());
+            for (std::size_t k = 0; k < update->rows.size(); ++k) {
+                const auto item = m_itemOfRow[std::size_t(update->rows[k])];
+                m_items.shown[std::size_t(item)] = update->values[k];
+                changed.push_back(item);
+            }
+            m_noiseRate = update->noiseRate;
+            m_shownVersion = update->version;
+            emit propagationChanged(changed, update->version);
+        }
+        dispatchEngine();
+    });
+}
+
+void ProjectSession::undo()
+{
+    undoOrRedo(true);
+}
+
+void ProjectSession::redo()
+{
+    undoOrRedo(false);
+}
+
+void ProjectSession::undoOrRedo(bool undoing)
+{
+    if (!m_open)
+        return;
+    // On the store worker: the step, then the labels it changed (the mirror says what they were).
+    auto task = [store = m_store, mirror = m_mirror, undoing] {
+        StoreAnswer a;
+        try {
+            auto action = undoing ? store->undo() : store->redo();
+            if (!action) {
+                a.error = action.error();
+                return a;
+            }
+            const QString what = *action ? text((*action)->description) : QString();
+            a.description = what.isEmpty() ? (undoing ? tr("Nothing to undo") : tr("Nothing to redo"))
+                                           : (undoing ? tr("Undid: %1") : tr("Redid: %1")).arg(what);
+            auto now = readLabels(*store, mirror->size());
+            if (!now) {
+                a.error = now.error();
+                return a;
+            }
+            for (std::size_t i = 0; i < now->size(); ++i)
+                if (!((*now)[i] == (*mirror)[i])) {
+                    a.changes.push_back(LabelChange{std::int64_t(i) + 1, (*now)[i].classId});
+                    a.sources.push_back((*now)[i].source);
+                }
+            *mirror = std::move(*now);
+            if (auto classes = store->classes())
+                a.classes = std::move(*classes);
+            if (auto counts = store->counts()) {
+                a.undoable = counts->undoable;
+                a.redoable = counts->redoable;
+            }
+        } catch (const std::exception& e) {
+            a.error = Error{store->path() + ": " + e.what()};
+        }
+        return a;
+    };
+    runThen(m_storePool, this, std::move(task), [this](StoreAnswer a) { storeAnswered(a); });
+}
+
+void ProjectSession::addClass(const QString& name)
+{
+    if (!m_open)
+        return;
+    auto task = [store = m_store, name = name.toStdString()] {
+        StoreAnswer a;
+        try {
+            if (auto added = store->ensureClass(name); !added)
+                a.error = added.error();
+            if (auto classes = store->classes())
+                a.classes = std::move(*classes);
+            if (auto counts = store->counts()) {
+                a.undoable = counts->undoable;
+                a.redoable = counts->redoable;
+            }
+        } catch (const std::exception& e) {
+            a.error = Error{store->path() + ": " + e.what()};
+        }
+        return a;
+    };
+    runThen(m_storePool, this, std::move(task), [this](StoreAnswer a) { storeAnswered(a); });
+}
+
+void ProjectSession::saveLivePropagation()
+{
+    if (!m_open || !engineIdle())
+        return;
+    // The engine's snapshot first (its thread), then the store checks that the snapshot's labels are
+    // the saved ones before it records them with its label version.
+    auto snapshot = [live = m_live] {
+        return std::make_shared<const StoredPropagation>(storedPropagation(live->run(), live->current()));
+    };
+    runThen(m_enginePool, this, std::move(snapshot), [this](std::shared_ptr<const StoredPropagation> stored) {
+        auto task = [store = m_store, mirror = m_mirror, stored, itemOfRow = m_itemOfRow]() -> Expected<bool> {
+            try {
+                if (stored->scores.empty())
+                    return false; // nothing propagated yet
+                for (std::size_t r = 0; r < itemOfRow.size(); ++r)
+                    if ((*mirror)[std::size_t(itemOfRow[r])].classId != stored->given[r])
+                        return false;
+                auto version = store->labelVersion();
+                if (!version)
+                    return std::unexpected(version.error());
+                StoredPropagation copy = *stored;
+                copy.labelVersion = *version;
+                if (auto ok = store->savePropagation(copy); !ok)
+                    return std::unexpected(ok.error());
+                return true;
+            } catch (const std::exception& e) {
+                return fail(store->path() + ": " + e.what());
+            }
+        };
+        runThen(m_storePool, this, std::move(task), [this](Expected<bool> written) {
+            if (!written)
+                emit storeError(text(written.error().message));
+            else
+                emit saved(*written);
+        });
+    });
+}
+
+void ProjectSession::exportLabels(const QString& file, const ExportOptions& options)
+{
+    if (!m_open)
+        return;
+    auto task = [store = m_store, out = localPath(file), options]() -> Expected<ExportReport> {
+        try {
+            return labelprop::exportLabels(*store, out, options);
+        } catch (const std::exception& e) {
+            return fail(out + ": " + e.what());
+        }
+    };
+    runThen(m_storePool, this, std::move(task), [this, file](Expected<ExportReport> report) {
+        if (!report)
+            emit storeError(text(report.error().message));
+        else
+            emit exported(file, *report);
+    });
+}
+
+void ProjectSession::requestLiveResult()
+{
+    if (!m_live)
+        return;
+    auto task = [live = m_live] {
+        return std::pair<ProjectPropagation, std::vector<std::int32_t>>{
+            live->current(), std::vector<std::int32_t>(live->seeds().begin(), live->seeds().end())};
+    };
+    runThen(m_enginePool, this, std::move(task),
+            [this](std::pair<ProjectPropagation, std::vector<std::int32_t>> r) { emit liveResult(r.first, r.second); });
+}
+
+} // namespace labelprop::ui

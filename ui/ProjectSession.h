@@ -1,0 +1,145 @@
+#pragma once
+// ProjectSession: one open project in the desktop app, and the two workers behind it.
+//
+//   GUI thread     owns the ItemColumns the grid shows, the classes and the counts; never waits
+//   store worker   one thread, owns the writable ProjectStore: commits each action (fsync) in order
+//   engine worker  one thread, owns the LivePropagation: applies label changes, returns the rows
+//                  whose shown values changed
+//
+// A label change is applied to the GUI's columns at once (the tile shows its new label in the same
+// frame), then sent to both workers. Changes that arrive while the engine is busy are merged into
+// its next batch, so a newer click supersedes a stale run instead of queueing behind it. Undo and
+// redo go through the store (they are persisted: they survive a restart); the store answers with
+// the label changes they made, which then travel the same way.
+//
+// Thread-safety: GUI thread only. Workers get values and shared pointers to objects only they use
+// (the store, the live propagation) and hand values back through runThen().
+
+#include "core/project/ItemView.h"
+#include "core/project/LivePropagation.h"
+#include "core/project/ProjectExport.h"
+#include "core/project/ProjectStore.h"
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace labelprop {
+class ImageSource;
+}
+
+namespace labelprop::ui {
+
+class ProjectSession final : public QObject {
+    Q_OBJECT
+public:
+    explicit ProjectSession(QObject* parent = nullptr);
+    // Waits for the workers (the store commits what it was given before it closes).
+    ~ProjectSession() override;
+
+    // Opens a project file for writing. Asynchronous: progress(), then opened() or failed().
+    void open(const QString& projectPath);
+    // Cancels an open in progress (encoding, graph search); failed() follows.
+    void cancelOpen();
+    [[nodiscard]] bool isOpen() const { return m_open; }
+    [[nodiscard]] const QString& projectPath() const { return m_path; }
+
+    [[nodiscard]] const ItemColumns& items() const { return m_items; }
+    [[nodiscard]] const std::vector<ProjectClass>& classes() const { return m_classes; }
+    [[nodiscard]] const std::shared_ptr<const ImageSource>& images() const { return m_images; }
+    [[nodiscard]] std::int64_t embeddedCount() const { return m_embedded; }
+    [[nodiscard]] double noiseRate() const { return m_noiseRate; }
+    [[nodiscard]] std::int64_t undoDepth() const { return m_undoable; }
+    [[nodiscard]] std::int64_t redoDepth() const { return m_redoable; }
+
+    // Labels items (indices) with class `classId` (-1 removes their labels), as one undoable action.
+    void label(const std::vector<std::int32_t>& items, int classId);
+    // Gives each listed item its propagated class (items without one are skipped), one action.
+    void acceptPropagated(const std::vector<std::int32_t>& items);
+    void undo();
+    void redo();
+    // Adds a class (next colour and hotkey); classesChanged() follows.
+    void addClass(const QString& name);
+    // Saves the live propagation in the project (so `project status`, `export` and the next open
+    // see it), once the engine has caught up with every label. Asynchronous; saved() follows.
+    void saveLivePropagation();
+    // Writes the cleaned labels (core's exportLabels) on the store worker, after every commit
+    // queued before it. exported() or storeError() follows.
+    void exportLabels(const QString& file, const ExportOptions& options);
+
+    // The latest engine version the GUI has applied, and whether the engine is idle (nothing
+    // running, nothing queued): the latency benchmark and the tests wait for this.
+    [[nodiscard]] std::int64_t shownVersion() const { return m_shownVersion; }
+    [[nodiscard]] bool engineIdle() const { return !m_engineBusy && m_pending.empty(); }
+    // The live propagation's full result, computed on the engine worker (tests compare it with a
+    // from-scratch propagation). Asynchronous: liveResult() follows.
+    void requestLiveResult();
+
+signals:
+    void progress(const QString& stage, double fraction);
+    void opened();
+    void failed(const QString& message);
+    // Labels of these items changed in the columns (before propagation caught up).
+    void labelsChanged(const std::vector<std::int32_t>& items);
+    // Propagated values of these items changed; `version` is the engine's.
+    void propagationChanged(const std::vector<std::int32_t>& items, std::int64_t version);
+    void classesChanged();
+    void undoStateChanged();
+    // A save failed: the message names the project and what to do. The GUI's labels are re-read
+    // from the store afterwards, so what is shown is what is saved.
+    void storeError(const QString& message);
+    void message(const QString& text);
+    void liveResult(const ProjectPropagation& result, const std::vector<std::int32_t>& seeds);
+    void saved(bool written); // false: labels moved on meanwhile (a later save will catch up)
+    void exported(const QString& file, const ExportReport& report);
+
+private:
+    struct Opened;
+    struct StoreAnswer;
+    void finishOpen(std::shared_ptr<Opened> opened);
+    // Applies changes to the columns now and sends them to the engine and (unless fromStore) the store.
+    void applyChanges(std::vector<LabelChange> changes, LabelSource source, const QString& description, bool fromStore);
+    void dispatchEngine();
+    void undoOrRedo(bool undoing);
+    void storeAnswered(const StoreAnswer& answer);
+
+    QString m_path;
+    bool m_open = false;
+    ItemColumns m_items;
+    std::vector<ProjectClass> m_classes;
+    std::shared_ptr<const ImageSource> m_images;
+    std::int64_t m_embedded = 0;
+    double m_noiseRate = 0.0;
+    std::int64_t m_undoable = 0, m_redoable = 0;
+
+    std::shared_ptr<ProjectStore> m_store;     // used on m_storePool only
+    std::shared_ptr<LivePropagation> m_live;   // used on m_enginePool only
+public:
+    // A label as the store has it: class id (-1: none) and its LabelSource.
+    struct StoredLabel {
+        std::int32_t classId = -1;
+        std::uint8_t source = 0;
+        friend bool operator==(const StoredLabel&, const StoredLabel&) = default;
+    };
+
+private:
+    // The store worker's copy of every item's label (item index -> label), so an undo can say which
+    // items it changed without the GUI reading the whole table. Used on m_storePool only.
+    std::shared_ptr<std::vector<StoredLabel>> m_mirror;
+    std::vector<std::int32_t> m_itemOfRow; // embedding row -> item index
+    std::shared_ptr<std::atomic<bool>> m_cancel = std::make_shared<std::atomic<bool>>(false);
+    std::vector<LabelChange> m_pending;        // changes waiting for the engine
+    bool m_engineBusy = false;
+    std::int64_t m_shownVersion = 0;
+    std::uint64_t m_openRequest = 0;
+
+    QThreadPool m_storePool;  // one thread: store commits in order
+    QThreadPool m_enginePool; // one thread: the live propagation
+};
+
+} // namespace labelprop::ui
