@@ -59,8 +59,8 @@ protected:
 
 // Opens `path` as `kind`. Auto picks:
 //   - Idx if `path` is a file whose name contains "idx3-ubyte", or a folder holding such files;
-//   - Csv if `path` is a file ending in ".csv" (header "path,label" or "path"; relative paths are
-//     relative to the CSV's folder);
+//   - Csv if `path` is a file ending in ".csv" (a header naming a 'path' and optionally a 'label'
+//     column, others ignored; relative paths are relative to the CSV's folder; see CsvSource.h);
 //   - ImageFolder if `path` is a folder with no images at its top level and at least one
 //     subfolder (label = first-level subfolder name);
 //   - Folder otherwise (all images below `path`, unlabeled).
