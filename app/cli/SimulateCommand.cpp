@@ -475,16 +475,24 @@ std::string annotationTable(const SimulationReport& report)
     return csv;
 }
 
+// A plot of a rate or accuracy: y from 0 to 1.
+PlotSpec unitPlot(std::string title, std::string xLabel, std::string yLabel)
+{
+    PlotSpec spec;
+    spec.title = std::move(title);
+    spec.xLabel = std::move(xLabel);
+    spec.yLabel = std::move(yLabel);
+    spec.yMin = 0.0;
+    spec.yMax = 1.0;
+    return spec;
+}
+
 // `where`: "<data set>, <n> items", for the title.
 PlotSpec annotationPlot(const SimulationReport& report, const std::string& where)
 {
-    PlotSpec spec;
-    spec.title = "Annotation from zero labels (" + where + ")";
-    spec.xLabel = "labelled items (log scale)";
-    spec.yLabel = "accuracy on the unlabelled items";
+    PlotSpec spec = unitPlot("Annotation from zero labels (" + where + ")", "labelled items (log scale)",
+                             "accuracy on the unlabelled items");
     spec.logX = true;
-    spec.yMin = 0.0;
-    spec.yMax = 1.0;
     const auto names = strategyNames(report);
     for (size_t s = 0; s < names.size(); ++s) {
         PlotSeries lp{names[s] + ": LP", {}, {}, int(s), false};
@@ -513,12 +521,8 @@ std::string noiseTable(const SimulationReport& report)
 
 PlotSpec noisePlot(const SimulationReport& report, const std::string& where)
 {
-    PlotSpec spec;
-    spec.title = "Noisy labels propagated without clamp (" + where + ")";
-    spec.xLabel = "propagation step";
-    spec.yLabel = "noise level (wrong labels)";
-    spec.yMin = 0.0;
-    spec.yMax = 1.0;
+    PlotSpec spec = unitPlot("Noisy labels propagated without clamp (" + where + ")", "propagation step",
+                             "noise level (wrong labels)");
     std::map<double, PlotSeries> byRate;
     for (const auto& p : report.noise) {
         PlotSeries& s = byRate[p.rate];
@@ -543,13 +547,9 @@ std::string knnTable(const SimulationReport& report)
 
 PlotSpec knnPlot(const SimulationReport& report, const std::string& datasetName)
 {
-    PlotSpec spec;
-    spec.title = "Weighted kNN test accuracy (" + datasetName + ": " + std::to_string(report.trainItems) + " train, "
-                 + std::to_string(report.testItems) + " test)";
-    spec.xLabel = "noise rate of the train labels";
-    spec.yLabel = "test accuracy";
-    spec.yMin = 0.0;
-    spec.yMax = 1.0;
+    PlotSpec spec = unitPlot("Weighted kNN test accuracy (" + datasetName + ": " + std::to_string(report.trainItems)
+                                 + " train, " + std::to_string(report.testItems) + " test)",
+                             "noise rate of the train labels", "test accuracy");
     PlotSeries corrupted{"train labels as corrupted", {}, {}, 3, false};
     PlotSeries smoothed{"all train labels smoothed by LP", {}, {}, 0, false};
     PlotSeries audited{"only flagged train labels replaced", {}, {}, 2, true};
