@@ -1,6 +1,9 @@
 #pragma once
 // The encoders' worker loop: batches of items on a few threads, with progress reported and
 // cancellation checked on the calling thread. Internal to core/encoders.
+//
+// Thread-safety: runBatches() calls `body` on its workers concurrently, each call on a disjoint
+// range, and `progress` only on the calling thread; it returns after every worker has joined.
 
 #include "core/encoders/Encoder.h"
 
@@ -20,7 +23,7 @@ namespace labelprop {
 inline constexpr std::size_t kEncodeBatch = 256;
 
 // Runs body(begin, end) over [0, count) in batches on `threads` workers (dynamic scheduling),
-// reporting progress from the calling thread. Returns false if cancelled; rethrows the first
+// reporting progress(progressBase + items done, progressTotal) from the calling thread. Returns false if cancelled; rethrows the first
 // exception a worker threw.
 template <class Body>
 [[nodiscard]] bool runBatches(std::size_t count, int threads, const ProgressCallback& progress,
