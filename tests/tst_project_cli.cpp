@@ -5,6 +5,7 @@
 #include "ProjectTestSupport.h"
 #include "TestSupport.h"
 
+#include "core/formats/Csv.h"
 #include "core/project/ProjectStore.h"
 
 #include <QJsonDocument>
@@ -183,6 +184,79 @@ private slots:
         QCOMPARE(r.exitCode, 2);
         QVERIFY(r.err.contains("unknown command 'frobnicate'"));
         QCOMPARE(runCli({"project", "export", project, "--include", "pseudo:2", "-o", tmp.path() + "/x.csv"}).exitCode, 1);
+    }
+
+    // Our own CSV export is a source: a project made from it gets every exported label back (as
+    // imported labels), and the columns a source does not read are named once. embed reads it too.
+    void exportedCsvIsASource()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        auto paths = writeImageFolder(root, kClasses, 6);
+        fs::copy_file(root / paths[0], root / "fox/odd, name.png"); // a quoted path in the CSV
+        const QString first = tmp.path() + "/first.labelprop";
+        auto r = runCli({"project", "create", first, "--source", QString::fromStdString(root.string()), "--no-labels",
+                         "--no-embed"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // Two of every three items by their folder, and one under a class whose name has a comma.
+        QByteArray batch = "item,label\n";
+        for (std::size_t i = 0; i < paths.size(); ++i)
+            if (i % 3 != 2)
+                batch += QByteArray::fromStdString(csvLine({paths[i], paths[i].substr(0, paths[i].find('/'))}));
+        batch += QByteArray::fromStdString(csvLine({"fox/odd, name.png", "dog, small"}));
+        writeFile(tmp.path() + "/batch.csv", batch);
+        r = runCli({"project", "label", first, "--batch", tmp.path() + "/batch.csv", "--add-class"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+
+        // path -> label, read through the store.
+        const auto labelsByPath = [](const QString& project) {
+            auto store = ProjectStore::open(project.toStdString(), ProjectStore::Access::ReadOnly);
+            if (!store)
+                qFatal("open: %s", store.error().message.c_str());
+            const auto items = (*store)->items();
+            const auto classes = (*store)->classes();
+            const auto labels = (*store)->currentLabels();
+            if (!items || !classes || !labels)
+                qFatal("cannot read %s", qPrintable(project));
+            std::map<std::string, std::string> out;
+            for (const auto& l : *labels)
+                out[(*items)[std::size_t(l.itemId - 1)].path] = (*classes)[std::size_t(l.classId)].name;
+            return out;
+        };
+        const auto given = labelsByPath(first);
+        QCOMPARE(given.size(), std::size_t(12 + 1));
+        QCOMPARE(given.at("fox/odd, name.png"), std::string("dog, small"));
+
+        // Written where its paths start from (the project's source folder), as a person does it.
+        const QString clean = QString::fromStdString((root / "clean.csv").string());
+        r = runCli({"project", "export", first, "--format", "csv", "-o", clean});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(readFile(clean).startsWith("path,label,source,confidence,flagged\n"));
+        const QString ignored = "warning: " + clean
+            + ": ignored the columns 'source', 'confidence', 'flagged'; a CSV source reads only 'path' and 'label'\n";
+
+        const QString second = tmp.path() + "/second.labelprop";
+        r = runCli({"project", "create", second, "--source", clean, "--no-embed"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(r.err.count(ignored), 1);
+        QVERIFY2(r.out.contains("items: 13 added") && r.out.contains("labels: 13 imported"), qPrintable(r.out));
+        QCOMPARE(labelsByPath(second), given);
+        const auto status = statusJson(second);
+        QCOMPARE(status["by_source"].toObject()["imported"].toInt(), 13);
+        QCOMPARE(status["items"].toObject()["unreadable"].toInt(), 0);
+
+        r = runCli({"embed", clean, "--encoder", "pca:4", "-o", tmp.path() + "/emb.npy"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(r.err.count(ignored), 1);
+        QCOMPARE(readCsv(tmp.path() + "/items.csv").size(), 1 + 13);
+
+        // Saved away from the images, the export's relative paths resolve to nothing: said up front.
+        const QString away = tmp.path() + "/away.csv";
+        QVERIFY(fs::copy_file(clean.toStdString(), away.toStdString()));
+        r = runCli({"project", "create", tmp.path() + "/third.labelprop", "--source", away, "--no-embed"});
+        QVERIFY2(r.err.contains("warning: " + away + ": none of the 13 relative paths exists under " + tmp.path())
+                     && r.err.contains("put the CSV in the folder the paths start from"),
+                 qPrintable(r.err));
     }
 
     void badImagesDoNotStopAProject()

@@ -1,6 +1,7 @@
 // Image sources: folder scans, image folders, CSV lists, IDX files (hand-made and the real
 // Fashion-MNIST), auto detection and decoding to 8-bit images.
 
+#include "core/sources/CsvSource.h"
 #include "core/sources/ImageSource.h"
 
 #include "PythonSupport.h"
@@ -123,8 +124,12 @@ private slots:
     void folderDecodeConversions();
     void imageFolder();
     void csvSource();
+    void csvSourceColumns_data();
+    void csvSourceColumns();
     void csvSourceErrors_data();
     void csvSourceErrors();
+    void csvSourceUnresolvedPaths_data();
+    void csvSourceUnresolvedPaths();
     void idxHandMade_data();
     void idxHandMade();
     void idxSingleFileAndGuessedLabels();
@@ -379,28 +384,165 @@ void TestSources::csvSource()
     QVERIFY((*p)->decode(1));
 }
 
+// A header names its columns: path and label are found by name, in any order; other columns are
+// ignored with one warning naming the file and them.
+void TestSources::csvSourceColumns_data()
+{
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<QStringList>("paths");
+    QTest::addColumn<QStringList>("labels");
+    QTest::addColumn<QString>("warning"); // after "<file>: "; empty: no warning
+    QTest::newRow("path,label") << QByteArray("path,label\na.png,cat\nb.png,\n") << QStringList{"a.png", "b.png"}
+                                << QStringList{"cat", ""} << "";
+    QTest::newRow("path only") << QByteArray("path\na.png\n") << QStringList{"a.png"} << QStringList{""} << "";
+    QTest::newRow("reordered") << QByteArray("label,path\ncat,a.png\ndog,b.png\n") << QStringList{"a.png", "b.png"}
+                               << QStringList{"cat", "dog"} << "";
+    QTest::newRow("case and spaces") << QByteArray(" Label ,PATH\r\ncat,a.png\r\n") << QStringList{"a.png"}
+                                     << QStringList{"cat"} << "";
+    QTest::newRow("extra columns") << QByteArray("id,path,notes,label\n1,a.png,blurry,cat\n2,b.png,,dog\n")
+                                   << QStringList{"a.png", "b.png"} << QStringList{"cat", "dog"}
+                                   << "ignored the columns 'id', 'notes'; a CSV source reads only 'path' and 'label'";
+    QTest::newRow("one extra column, no label") << QByteArray("path,size\na.png,12\n") << QStringList{"a.png"}
+                                                << QStringList{""}
+                                                << "ignored the column 'size'; a CSV source reads only 'path' and 'label'";
+    QTest::newRow("our export") << QByteArray("path,label,source,confidence,flagged\n"
+                                              "a.png,cat,human,1.0000,0\n\"x, y.png\",dog,pseudo,0.7500,1\n"
+                                              "b.png,cat,imported,,0\n")
+                                << QStringList{"a.png", "x, y.png", "b.png"} << QStringList{"cat", "dog", "cat"}
+                                << "ignored the columns 'source', 'confidence', 'flagged'; a CSV source reads only "
+                                   "'path' and 'label'";
+    QTest::newRow("unnamed column") << QByteArray("path,label,\na.png,cat,\n") << QStringList{"a.png"}
+                                    << QStringList{"cat"}
+                                    << "ignored the column column 3 (no name); a CSV source reads only 'path' and 'label'";
+    QTest::newRow("quoted names with commas")
+        << QByteArray("\"label\",\"path\"\n\"cat, big\",\"x, y.png\"\n\"say \"\"hi\"\"\",\"dir, 2/b.png\"\n")
+        << QStringList{"x, y.png", "dir, 2/b.png"} << QStringList{"cat, big", "say \"hi\""} << "";
+}
+
+void TestSources::csvSourceColumns()
+{
+    QFETCH(QByteArray, text);
+    QFETCH(QStringList, paths);
+    QFETCH(QStringList, labels);
+    QFETCH(QString, warning);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    for (int i = 0; i < paths.size(); ++i)
+        writeImage(root / paths[i].toStdString(), pattern(4 + i, 4, i));
+    const std::string list = (root / "list.csv").string();
+    writeFile(QString::fromStdString(list), text);
+
+    const auto source = openImageSource(list);
+    QVERIFY2(source, source ? "" : source.error().message.c_str());
+    const ImageSource& s = **source;
+    QCOMPARE(itemPaths(s), paths);
+    QCOMPARE(itemLabels(s), labels);
+    for (int i = 0; i < paths.size(); ++i) {
+        const auto image = s.decode(std::size_t(i));
+        QVERIFY2(image, image ? "" : image.error().message.c_str());
+        QCOMPARE(cv::norm(*image, pattern(4 + i, 4, i), cv::NORM_INF), 0.0);
+    }
+    // Said once, naming the file, or not at all.
+    std::vector<std::string> expected;
+    if (!warning.isEmpty())
+        expected.push_back(list + ": " + warning.toStdString());
+    QCOMPARE(s.warnings(), expected);
+}
+
 void TestSources::csvSourceErrors_data()
 {
     QTest::addColumn<QByteArray>("text");
-    QTest::addColumn<QString>("expected");
-    QTest::newRow("empty") << QByteArray() << ": the file is empty";
-    QTest::newRow("bad header") << QByteArray("file,class\na.png,x\n") << ":1: the header is 'file,class'; expected 'path,label' or 'path'";
-    QTest::newRow("extra column") << QByteArray("path,label\na.png,x\nb.png,y,z\n") << ":3: expected 2 fields, found 3";
-    QTest::newRow("empty path") << QByteArray("path,label\n,x\n") << ":2: empty path";
-    QTest::newRow("no rows") << QByteArray("path,label\n") << ": no images listed";
-    QTest::newRow("bad utf-8") << QByteArray("path\n\xff.png\n") << ":2: text is not valid UTF-8";
+    QTest::addColumn<QString>("expected"); // the message starts with "<file>" + this
+    QTest::addColumn<QString>("mentions"); // and contains this
+    const QString expectedHeader = "expected a header line naming the columns: 'path' (the image file, relative to the "
+                                   "CSV's folder) and optionally 'label', in any order, e.g. 'path,label'";
+    QTest::newRow("empty") << QByteArray() << ": the file is empty; " + expectedHeader << "";
+    QTest::newRow("no path column") << QByteArray("file,class\na.png,x\n")
+                                    << ":1: the header is 'file,class', which has no 'path' column; " + expectedHeader
+                                    << "";
+    QTest::newRow("label but no path") << QByteArray("image,label,source\na.png,x,human\n")
+                                       << ":1: the header is 'image,label,source', which has no 'path' column" << "";
+    QTest::newRow("no header") << QByteArray("a.png,cat\nb.png,dog\n")
+                               << ":1: the header is 'a.png,cat', which has no 'path' column"
+                               << "this line looks like an image row, so add the header line above it";
+    QTest::newRow("path twice") << QByteArray("path,label,Path\na.png,x,b.png\n")
+                                << ":1: the header 'path,label,Path' names the column 'path' twice (columns 1 and 3); "
+                                   "keep one of them"
+                                << "";
+    QTest::newRow("label twice") << QByteArray("label,path,label\nx,a.png,y\n")
+                                 << ":1: the header 'label,path,label' names the column 'label' twice (columns 1 and 3)"
+                                 << "";
+    QTest::newRow("extra field") << QByteArray("path,label\na.png,x\nb.png,y,z\n")
+                                 << ":3: expected 2 fields, found 3 (the header 'path,label' has 2)"
+                                 << "put paths or labels that contain commas in quotes";
+    QTest::newRow("missing field") << QByteArray("path,label,source\na.png,x\n")
+                                   << ":2: expected 3 fields, found 2 (the header 'path,label,source' has 3)" << "";
+    QTest::newRow("empty path") << QByteArray("label,path\nx,\n") << ":2: empty path" << "";
+    QTest::newRow("no rows") << QByteArray("path,label\n") << ": no images listed" << "";
+    QTest::newRow("bad utf-8") << QByteArray("path\n\xff.png\n") << ":2: text is not valid UTF-8" << "";
 }
 
 void TestSources::csvSourceErrors()
 {
     QFETCH(QByteArray, text);
     QFETCH(QString, expected);
+    QFETCH(QString, mentions);
     QTemporaryDir tmp;
     const QString path = tmp.filePath(QStringLiteral("list.csv"));
     writeFile(path, text);
     const auto source = openImageSource(path.toStdString());
     QVERIFY(!source);
-    QVERIFY2(QString::fromStdString(source.error().message).startsWith(path + expected), source.error().message.c_str());
+    const QString message = QString::fromStdString(source.error().message);
+    QVERIFY2(message.startsWith(path + expected), qPrintable(message));
+    QVERIFY2(message.contains(mentions), qPrintable(message));
+}
+
+// A list whose relative paths resolve to nothing (saved away from the images, or IDX items) says
+// so once when it opens.
+void TestSources::csvSourceUnresolvedPaths_data()
+{
+    QTest::addColumn<QByteArray>("text");
+    QTest::addColumn<QString>("mentions"); // after "<file>: none of the 2 relative paths exists under <folder> (e.g.
+                                           // <folder>/<first path>)"; empty: no warning
+    QTest::newRow("one resolves") << QByteArray("path,label\ncat/a.png,cat\nhere.png,dog\n") << "";
+    QTest::newRow("saved away from the images")
+        << QByteArray("path,label,source,confidence,flagged\ncat/a.png,cat,human,,0\ncat/b.png,cat,human,,0\n")
+        << "; relative paths are relative to the CSV's folder "
+           "(those in a 'project export' CSV to the project's source folder): put the CSV in the folder the "
+           "paths start from, or write absolute paths";
+    QTest::newRow("idx items") << QByteArray("path,label\ntrain-images-idx3-ubyte.gz#0,3\ntrain-images-idx3-ubyte.gz#1,5\n")
+                               << "these are IDX images (<images file>#<index>), which a CSV source cannot open: "
+                                  "apply the labels with 'labelprop-cli project import PROJECT --labels";
+}
+
+void TestSources::csvSourceUnresolvedPaths()
+{
+    QFETCH(QByteArray, text);
+    QFETCH(QString, mentions);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    writeImage(root / "data/cat/a.png", pattern(4, 4, 1));
+    writeImage(root / "data/cat/b.png", pattern(4, 4, 2));
+    writeImage(root / "away/here.png", pattern(4, 4, 3));
+    const std::string list = (root / "away/list.csv").string();
+    writeFile(QString::fromStdString(list), text);
+    const auto source = openImageSource(list);
+    QVERIFY2(source, source ? "" : source.error().message.c_str());
+    std::vector<std::string> unresolved;
+    for (const auto& w : (*source)->warnings())
+        if (w.find("relative paths exists under") != std::string::npos)
+            unresolved.push_back(w);
+    if (mentions.isEmpty()) {
+        QCOMPARE(unresolved.size(), std::size_t(0));
+        return;
+    }
+    QCOMPARE(unresolved.size(), std::size_t(1));
+    const QString w = QString::fromStdString(unresolved[0]);
+    QVERIFY2(w.startsWith(QString::fromStdString(list) + ": none of the 2 relative paths exists under "
+                          + QString::fromStdString((root / "away").string()) + " (e.g. "
+                          + QString::fromStdString((root / "away").string()) + "/"),
+             qPrintable(w));
+    QVERIFY2(w.contains(mentions), qPrintable(w));
 }
 
 void TestSources::idxHandMade_data()

@@ -1,24 +1,19 @@
+// The PCA encoder: its spec string, and encoding a source in two phases (decode and fit the
+// sample, then decode and project everything else). The fit is in PcaModel, preprocessing in
+// PixelRows, the worker loop in BatchRunner.
+
 #include "core/encoders/PcaEncoder.h"
 
 #include "core/base/ContentHash.h"
-
+#include "core/encoders/BatchRunner.h"
+#include "core/encoders/PixelRows.h"
+#include "core/encoders/SplitMix64.h"
 #include "core/sources/ImageSource.h"
 
-#include <Eigen/Eigenvalues>
-#include <Eigen/QR>
-#include <cblas.h>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
-#include <atomic>
 #include <charconv>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
-#include <exception>
-#include <mutex>
-#include <numbers>
 #include <optional>
 #include <thread>
 
@@ -26,47 +21,7 @@ namespace labelprop {
 
 namespace {
 
-constexpr float kWhitenEps = 1e-6f;
-constexpr float kMinWhitenRatio = 1e-5f;
 constexpr std::uint64_t kSampleSeed = 0x6c6162656c70726full; // "labelpro"
-constexpr std::uint64_t kRangeSeed = 0x5043412d72616e64ull;  // "PCA-rand"
-constexpr std::size_t kBatch = 256;
-
-// SplitMix64: a tiny, portable generator, so samples are identical across standard libraries.
-class SplitMix64 {
-public:
-    explicit SplitMix64(std::uint64_t seed)
-        : m_state(seed)
-    {
-    }
-    std::uint64_t next()
-    {
-        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, bound), bound > 0 (modulo with rejection, so no bias).
-    std::uint64_t below(std::uint64_t bound)
-    {
-        const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-        for (;;) {
-            const std::uint64_t r = next();
-            if (r < limit)
-                return r % bound;
-        }
-    }
-    double uniform01() { return double(next() >> 11) * 0x1.0p-53; }
-    double normal()
-    {
-        const double u1 = 1.0 - uniform01(); // (0, 1]
-        const double u2 = uniform01();
-        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-    }
-
-private:
-    std::uint64_t m_state;
-};
 
 // The first `m` of a seeded Fisher-Yates shuffle of 0..n-1, sorted ascending.
 std::vector<std::size_t> sampleIndices(std::size_t n, std::size_t m)
@@ -84,195 +39,6 @@ std::vector<std::size_t> sampleIndices(std::size_t n, std::size_t m)
     return all;
 }
 
-// C = op(A) * op(B) with OpenBLAS.
-void gemm(const PixelMatrix& a, bool transA, const PixelMatrix& b, bool transB, PixelMatrix& c)
-{
-    const auto m = transA ? a.cols() : a.rows();
-    const auto k = transA ? a.rows() : a.cols();
-    const auto n = transB ? b.rows() : b.cols();
-    c.resize(m, n);
-    if (m == 0 || n == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(m),
-                int(n), int(k), 1.0f, a.data(), int(a.cols()), b.data(), int(b.cols()), 0.0f, c.data(), int(n));
-}
-
-// Orthonormal basis of the columns of `y` (thin Q of a Householder QR).
-PixelMatrix orthonormalise(const PixelMatrix& y)
-{
-    const Eigen::MatrixXf colMajor = y;
-    Eigen::HouseholderQR<Eigen::MatrixXf> qr(colMajor);
-    Eigen::MatrixXf q = qr.householderQ() * Eigen::MatrixXf::Identity(y.rows(), y.cols());
-    return q;
-}
-
-// Top `dims` eigenpairs of the covariance of the centred rows of `x` (m x p), descending.
-void exactEigen(const PixelMatrix& x, int dims, Eigen::MatrixXf& vectors, Eigen::VectorXf& values)
-{
-    const int p = int(x.cols());
-    const int m = int(x.rows());
-    PixelMatrix cov(p, p);
-    cov.setZero();
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, p, m, 1.0f / float(m - 1), x.data(), p, 0.0f, cov.data(), p);
-    Eigen::MatrixXd covD(p, p);
-    for (int i = 0; i < p; ++i)
-        for (int j = i; j < p; ++j)
-            covD(i, j) = covD(j, i) = double(cov(i, j));
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covD);
-    // Eigenvalues come ascending.
-    vectors.resize(p, dims);
-    values.resize(dims);
-    for (int j = 0; j < dims; ++j) {
-        vectors.col(j) = solver.eigenvectors().col(p - 1 - j).cast<float>();
-        values[j] = float(std::max(0.0, solver.eigenvalues()[p - 1 - j]));
-    }
-}
-
-// Randomized range finder (Halko, Martinsson, Tropp 2011, algorithm 4.4) on the centred rows.
-void randomizedEigen(const PixelMatrix& x, int dims, Eigen::MatrixXf& vectors, Eigen::VectorXf& values)
-{
-    const auto m = x.rows();
-    const auto p = x.cols();
-    const auto l = std::min<Eigen::Index>({p, m, Eigen::Index(dims) + 16});
-    constexpr int kPowerIterations = 4;
-    SplitMix64 rng(kRangeSeed);
-    PixelMatrix omega(p, l);
-    for (Eigen::Index i = 0; i < omega.size(); ++i)
-        omega.data()[i] = float(rng.normal());
-    PixelMatrix y, z;
-    gemm(x, false, omega, false, y); // m x l
-    for (int it = 0; it < kPowerIterations; ++it) {
-        y = orthonormalise(y);
-        gemm(x, true, y, false, z); // p x l
-        z = orthonormalise(z);
-        gemm(x, false, z, false, y); // m x l
-    }
-    const PixelMatrix q = orthonormalise(y);
-    PixelMatrix b;
-    gemm(q, true, x, false, b); // l x p
-    PixelMatrix bbt;
-    gemm(b, false, b, true, bbt); // l x l
-    const Eigen::MatrixXd bbtD = bbt.cast<double>();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(0.5 * (bbtD + bbtD.transpose()));
-    vectors.resize(p, dims);
-    values.resize(dims);
-    const Eigen::MatrixXd bD = b.cast<double>();
-    for (int j = 0; j < dims; ++j) {
-        const double s2 = std::max(0.0, solver.eigenvalues()[l - 1 - j]);
-        Eigen::VectorXd v = bD.transpose() * solver.eigenvectors().col(l - 1 - j); // = s * right singular vector
-        const double norm = v.norm();
-        if (norm > 0)
-            v /= norm;
-        vectors.col(j) = v.cast<float>();
-        values[j] = float(s2 / double(m - 1));
-    }
-}
-
-// Decodes item `i` into `out` (p floats in [0, 1]); returns an error text on failure.
-std::optional<std::string> loadPixels(const ImageSource& source, std::size_t i, cv::Size size, int channels,
-                                      float* out)
-{
-    auto decoded = source.decode(i);
-    if (!decoded)
-        return decoded.error().message;
-    try {
-        cv::Mat img = *decoded;
-        if (channels == 1 && img.channels() == 3)
-            cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
-        else if (channels == 3 && img.channels() == 1)
-            cv::cvtColor(img, img, cv::COLOR_GRAY2BGR);
-        if (img.channels() != channels)
-            return source.item(i).path + ": unexpected channel count " + std::to_string(img.channels());
-        if (img.size() != size) {
-            cv::Mat resized;
-            cv::resize(img, resized, size, 0, 0, cv::INTER_AREA);
-            img = resized;
-        }
-        cv::Mat dst(size, CV_32FC(channels), out);
-        img.convertTo(dst, CV_32F, 1.0 / 255.0);
-        if (dst.data != reinterpret_cast<uchar*>(out))
-            return source.item(i).path + ": internal error: conversion reallocated the buffer";
-    } catch (const cv::Exception& e) {
-        return source.item(i).path + ": cannot preprocess the image (" + e.msg + ")";
-    }
-    return std::nullopt;
-}
-
-// Runs body(begin, end) over [0, count) in batches on `threads` workers (dynamic scheduling),
-// reporting progress from the calling thread. Returns false if cancelled; rethrows the first
-// exception a worker threw.
-template <class Body>
-bool runBatches(std::size_t count, int threads, const ProgressCallback& progress, std::size_t progressBase,
-                std::size_t progressTotal, Body body)
-{
-    if (count == 0)
-        return true;
-    std::atomic<std::size_t> next{0};
-    std::atomic<std::size_t> done{0};
-    std::atomic<bool> stop{false};
-    std::mutex mutex;
-    std::condition_variable wake;
-    std::exception_ptr error;
-    const auto worker = [&] {
-        for (;;) {
-            if (stop.load())
-                return;
-            const std::size_t b = next.fetch_add(kBatch);
-            if (b >= count)
-                return;
-            const std::size_t e = std::min(count, b + kBatch);
-            try {
-                body(b, e);
-            } catch (...) {
-                std::lock_guard lock(mutex);
-                if (!error)
-                    error = std::current_exception();
-                stop = true;
-            }
-            {
-                std::lock_guard lock(mutex); // pairs with the waiting thread's predicate check
-                done += e - b;
-            }
-            wake.notify_one();
-        }
-    };
-    const int workers = int(std::min<std::size_t>(std::size_t(threads), (count + kBatch - 1) / kBatch));
-    std::vector<std::jthread> pool;
-    pool.reserve(std::size_t(workers));
-    for (int t = 0; t < workers; ++t)
-        pool.emplace_back(worker);
-    bool cancelled = false;
-    {
-        // Report at the start (so a callback that cancels at once always can), then at most every
-        // 100 ms, then once at the end.
-        std::unique_lock lock(mutex);
-        auto lastReport = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-        for (;;) {
-            const bool finished = done.load() >= count || stop.load();
-            const auto now = std::chrono::steady_clock::now();
-            if (progress && (finished || now - lastReport >= std::chrono::milliseconds(100))) {
-                const std::size_t d = done.load();
-                lastReport = now;
-                lock.unlock();
-                const bool keepGoing = progress(progressBase + d, progressTotal);
-                lock.lock();
-                if (!keepGoing) {
-                    cancelled = true;
-                    stop = true;
-                    break;
-                }
-            }
-            if (finished)
-                break;
-            wake.wait_for(lock, std::chrono::milliseconds(100));
-        }
-    }
-    pool.clear(); // joins
-    if (error)
-        std::rethrow_exception(error);
-    return !cancelled;
-}
-
 std::optional<std::uint64_t> parseUnsigned(std::string_view s)
 {
     std::uint64_t v = 0;
@@ -282,6 +48,124 @@ std::optional<std::uint64_t> parseUnsigned(std::string_view s)
     if (ec != std::errc() || ptr != s.data() + s.size())
         return std::nullopt;
     return v;
+}
+
+// Why items could not be encoded, by source index (failed[i] == 0: encoded so far). Batch workers
+// mark disjoint indices, so no lock is needed.
+struct Skips {
+    explicit Skips(std::size_t n)
+        : reason(n)
+        , failed(n, 0)
+    {
+    }
+    void mark(std::size_t i, std::string why)
+    {
+        reason[i] = std::move(why);
+        failed[i] = 1;
+    }
+    std::vector<std::string> reason;
+    std::vector<char> failed;
+};
+
+// Phase 1: decodes the sample items (source indices, ascending) into the rows of `x`, then drops
+// the rows that failed, so `x` is fitted x p. Returns the source index of each row of `x`, or
+// nullopt when cancelled.
+std::optional<std::vector<std::size_t>> loadSample(const ImageSource& source, const std::vector<std::size_t>& sample,
+                                                   const PixelLayout& layout, int threads,
+                                                   const ProgressCallback& progress, PixelMatrix& x, Skips& skips)
+{
+    x.resize(Eigen::Index(sample.size()), layout.values());
+    const bool ok = runBatches(sample.size(), threads, progress, 0, source.size(), [&](std::size_t b, std::size_t e) {
+        for (std::size_t k = b; k < e; ++k)
+            if (auto err = loadPixelRow(source, sample[k], layout, x.row(Eigen::Index(k)).data()))
+                skips.mark(sample[k], std::move(*err));
+    });
+    if (!ok)
+        return std::nullopt;
+    std::vector<std::size_t> fitted;
+    fitted.reserve(sample.size());
+    for (std::size_t k = 0; k < sample.size(); ++k) {
+        if (skips.failed[sample[k]])
+            continue;
+        if (fitted.size() != k)
+            x.row(Eigen::Index(fitted.size())) = x.row(Eigen::Index(k));
+        fitted.push_back(sample[k]);
+    }
+    x.conservativeResize(Eigen::Index(fitted.size()), Eigen::NoChange);
+    return fitted;
+}
+
+// Phase 2: decodes and projects every item outside `sample` into its row of `all` (n x dims). A
+// failed item is marked in `skips` (its row, the mean image, projects to zero). False when
+// cancelled.
+bool encodeRest(const ImageSource& source, const std::vector<std::size_t>& sample, const PcaModel& model,
+                const PixelLayout& layout, int threads, const ProgressCallback& progress, EmbeddingMatrix& all,
+                Skips& skips)
+{
+    const std::size_t n = source.size();
+    std::vector<std::size_t> rest;
+    rest.reserve(n - sample.size());
+    {
+        std::vector<char> inSample(n, 0);
+        for (const auto i : sample)
+            inSample[i] = 1;
+        for (std::size_t i = 0; i < n; ++i)
+            if (!inSample[i])
+                rest.push_back(i);
+    }
+    const Eigen::MatrixXf& w = model.components;
+    return runBatches(rest.size(), threads, progress, sample.size(), n, [&](std::size_t b, std::size_t e) {
+        PixelMatrix batch(Eigen::Index(e - b), layout.values());
+        for (std::size_t k = b; k < e; ++k) {
+            const std::size_t i = rest[k];
+            if (auto err = loadPixelRow(source, i, layout, batch.row(Eigen::Index(k - b)).data())) {
+                skips.mark(i, std::move(*err));
+                batch.row(Eigen::Index(k - b)) = model.mean.transpose();
+            }
+        }
+        batch.rowwise() -= model.mean.transpose();
+        PixelMatrix proj = batch * w;
+        proj *= model.scale.asDiagonal();
+        for (std::size_t k = b; k < e; ++k)
+            all.row(Eigen::Index(rest[k])) = proj.row(Eigen::Index(k - b));
+    });
+}
+
+// Scales every encoded row of `all` (n x dims) to unit L2 norm and collects them in source order;
+// a row with no direction (the image equals the mean) is skipped too. Fails when nothing is left.
+Expected<EncodedSet> collectRows(const ImageSource& source, EmbeddingMatrix& all, Skips& skips, const std::string& what)
+{
+    const std::size_t n = source.size();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (skips.failed[i])
+            continue;
+        const float norm = all.row(Eigen::Index(i)).norm();
+        if (!(norm > 1e-12f) || !std::isfinite(norm)) {
+            skips.mark(i, source.item(i).path + ": the image equals the mean image after PCA, so it has no "
+                                                "direction for cosine similarity");
+            continue;
+        }
+        all.row(Eigen::Index(i)) /= norm;
+        ++kept;
+    }
+    if (kept == 0)
+        return fail(what + ": no image could be encoded; first problem: "
+                    + *std::find_if(skips.reason.begin(), skips.reason.end(), [](const auto& s) { return !s.empty(); }));
+    EncodedSet result;
+    result.embeddings.resize(Eigen::Index(kept), all.cols());
+    result.items.reserve(kept);
+    result.sourceIndices.reserve(kept);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (skips.failed[i]) {
+            result.skipped.push_back(std::move(skips.reason[i]));
+            continue;
+        }
+        result.embeddings.row(Eigen::Index(result.items.size())) = all.row(Eigen::Index(i));
+        result.items.push_back(source.item(i));
+        result.sourceIndices.push_back(i);
+    }
+    return result;
 }
 
 } // namespace
@@ -366,69 +250,6 @@ std::string pcaSpec(const PcaOptions& o)
     return s;
 }
 
-PixelMatrix PcaModel::project(const PixelMatrix& rows) const
-{
-    PixelMatrix centred = rows.rowwise() - mean.transpose();
-    PixelMatrix out = centred * components;
-    out *= scale.asDiagonal();
-    return out;
-}
-
-Expected<PcaModel> fitPca(PixelMatrix& x, int dims, bool whiten, const std::string& source, PcaSolver solver)
-{
-    const auto m = x.rows();
-    const auto p = x.cols();
-    if (dims < 1)
-        return fail(source + ": PCA needs at least 1 component, got " + std::to_string(dims));
-    if (p < 1)
-        return fail(source + ": PCA needs at least 1 pixel value per item");
-    if (dims > p)
-        return fail(source + ": pca:" + std::to_string(dims) + " asks for more components than the "
-                    + std::to_string(p) + " pixel values per item; use pca:" + std::to_string(p)
-                    + " or fewer, or a larger size=S");
-    if (m < Eigen::Index(dims) + 1)
-        return fail(source + ": pca:" + std::to_string(dims) + " needs at least " + std::to_string(dims + 1)
-                    + " readable images to fit, found " + std::to_string(m) + "; use pca:"
-                    + std::to_string(std::max<Eigen::Index>(1, m - 1)) + " or fewer"
-                    + (m >= 2 ? "" : " (and add images)") + ", or a larger sample=N");
-
-    PcaModel model;
-    Eigen::VectorXd meanD = Eigen::VectorXd::Zero(p);
-    for (Eigen::Index i = 0; i < m; ++i)
-        meanD += x.row(i).transpose().cast<double>();
-    meanD /= double(m);
-    model.mean = meanD.cast<float>();
-    x.rowwise() -= model.mean.transpose();
-
-    if (solver == PcaSolver::Auto)
-        solver = p <= 1024 ? PcaSolver::Exact : PcaSolver::Randomized;
-    if (solver == PcaSolver::Exact)
-        exactEigen(x, dims, model.components, model.variances);
-    else
-        randomizedEigen(x, dims, model.components, model.variances);
-    for (int j = 0; j < dims; ++j) {
-        auto c = model.components.col(j);
-        Eigen::Index arg = 0;
-        c.cwiseAbs().maxCoeff(&arg);
-        if (c[arg] < 0)
-            c = -c;
-    }
-
-    model.scale = Eigen::VectorXf::Ones(dims);
-    if (whiten) {
-        const float top = model.variances[0];
-        for (int j = 0; j < dims; ++j) {
-            // Below 1e-5 of the top variance a component is rounding noise of the float covariance.
-            if (!(model.variances[j] > kMinWhitenRatio * top))
-                return fail(source + ": cannot whiten: component " + std::to_string(j + 1) + " of " + std::to_string(dims)
-                            + " has (near) zero variance (" + std::to_string(m) + " images fitted); use fewer dims "
-                            + "(at most " + std::to_string(std::max<int>(1, j)) + ") or drop 'whiten'");
-            model.scale[j] = 1.0f / (std::sqrt(model.variances[j]) + kWhitenEps);
-        }
-    }
-    return model;
-}
-
 PcaEncoder::PcaEncoder(PcaOptions options)
     : m_options(options)
 {
@@ -444,64 +265,6 @@ PcaEncoder::PcaEncoder(PcaOptions options, std::shared_ptr<const PcaModel> froze
 std::string PcaEncoder::id() const
 {
     return m_frozen ? pcaSpec(m_options) + ",model=" + m_stateId : pcaSpec(m_options);
-}
-
-namespace {
-
-constexpr char kPcaStateMagic[8] = {'L', 'P', 'P', 'C', 'A', '1', '\n', '\0'};
-
-template <class M>
-void appendFloats(std::string& out, const M& m)
-{
-    const auto* p = reinterpret_cast<const char*>(m.data());
-    out.append(p, std::size_t(m.size()) * sizeof(float));
-}
-
-} // namespace
-
-std::string serialisePcaModel(const PcaModel& model)
-{
-    std::string out(kPcaStateMagic, sizeof kPcaStateMagic);
-    const std::int32_t header[2] = {model.pixels(), model.dims()};
-    out.append(reinterpret_cast<const char*>(header), sizeof header);
-    appendFloats(out, model.mean);
-    appendFloats(out, model.components); // column-major p x dims
-    appendFloats(out, model.variances);
-    appendFloats(out, model.scale);
-    return out;
-}
-
-Expected<PcaModel> parsePcaModel(std::string_view bytes, const std::string& source)
-{
-    const auto bad = [&](const char* why) { return fail(source + ": the stored PCA model is damaged (" + why + ")"); };
-    if (bytes.size() < sizeof kPcaStateMagic + 8 || bytes.substr(0, sizeof kPcaStateMagic)
-                                                        != std::string_view(kPcaStateMagic, sizeof kPcaStateMagic))
-        return bad("no header");
-    std::int32_t header[2];
-    std::memcpy(header, bytes.data() + sizeof kPcaStateMagic, sizeof header);
-    const auto p = std::int64_t(header[0]), d = std::int64_t(header[1]);
-    if (p < 1 || d < 1 || d > p || p > (1 << 24))
-        return bad("sizes");
-    const std::size_t floats = std::size_t(p + p * d + 2 * d);
-    if (bytes.size() != sizeof kPcaStateMagic + 8 + floats * sizeof(float))
-        return bad("length");
-    const char* at = bytes.data() + sizeof kPcaStateMagic + 8;
-    auto take = [&](auto& m) {
-        std::memcpy(m.data(), at, std::size_t(m.size()) * sizeof(float));
-        at += std::size_t(m.size()) * sizeof(float);
-    };
-    PcaModel model;
-    model.mean.resize(p);
-    model.components.resize(p, d);
-    model.variances.resize(d);
-    model.scale.resize(d);
-    take(model.mean);
-    take(model.components);
-    take(model.variances);
-    take(model.scale);
-    if (!model.mean.allFinite() || !model.components.allFinite() || !model.scale.allFinite())
-        return bad("values");
-    return model;
 }
 
 Expected<FittedEncoding> PcaEncoder::fitAndEncode(const ImageSource& source, const ProgressCallback& progress) const
@@ -539,15 +302,14 @@ Expected<EncodedSet> PcaEncoder::encodeWithModel(const ImageSource& source, PcaM
     const std::size_t n = source.size();
     if (n == 0)
         return fail(what + ": no images to encode");
-    const cv::Size size = m_options.size > 0 ? cv::Size(m_options.size, m_options.size)
-                                             : source.fixedImageSize().value_or(cv::Size(32, 32));
-    const int channels = m_options.rgb ? 3 : 1;
-    const int p = size.width * size.height * channels;
+    const PixelLayout layout = pixelLayout(source, m_options.size, m_options.rgb);
+    const int p = layout.values();
     const int dims = m_options.dims;
     if (dims > p)
-        return fail(id() + ": " + std::to_string(dims) + " components asked for, but " + std::to_string(size.width)
-                    + "x" + std::to_string(size.height) + "x" + std::to_string(channels) + " images have only "
-                    + std::to_string(p) + " pixel values; use pca:" + std::to_string(p) + " or fewer, or a larger size=S");
+        return fail(id() + ": " + std::to_string(dims) + " components asked for, but " + std::to_string(layout.size.width)
+                    + "x" + std::to_string(layout.size.height) + "x" + std::to_string(layout.channels)
+                    + " images have only " + std::to_string(p) + " pixel values; use pca:" + std::to_string(p)
+                    + " or fewer, or a larger size=S");
     const int threads = m_options.threads > 0 ? m_options.threads
                                               : std::max(2, int(std::thread::hardware_concurrency()));
 
@@ -555,35 +317,11 @@ Expected<EncodedSet> PcaEncoder::encodeWithModel(const ImageSource& source, PcaM
         // A frozen encoder projects with its stored model: no sample, no fit.
         const std::size_t m = m_frozen ? 0 : m_options.sample == 0 ? n : std::min(n, m_options.sample);
         const std::vector<std::size_t> sample = sampleIndices(n, m);
-
-        std::vector<std::string> errors(n); // empty: ok
-        std::vector<char> failed(n, 0);
-
-        // Phase 1: decode the sample.
-        PixelMatrix x(Eigen::Index(m), p);
-        bool ok = runBatches(m, threads, progress, 0, n, [&](std::size_t b, std::size_t e) {
-            for (std::size_t k = b; k < e; ++k) {
-                const std::size_t i = sample[k];
-                if (auto err = loadPixels(source, i, size, channels, x.row(Eigen::Index(k)).data())) {
-                    errors[i] = std::move(*err);
-                    failed[i] = 1;
-                }
-            }
-        });
-        if (!ok)
+        Skips skips(n);
+        PixelMatrix x;
+        const auto fitted = loadSample(source, sample, layout, threads, progress, x, skips);
+        if (!fitted)
             return fail(what + ": encoding cancelled");
-
-        // Compact the sample to its readable rows.
-        std::vector<std::size_t> fitted;
-        fitted.reserve(m);
-        for (std::size_t k = 0; k < m; ++k) {
-            if (failed[sample[k]])
-                continue;
-            if (fitted.size() != k)
-                x.row(Eigen::Index(fitted.size())) = x.row(Eigen::Index(k));
-            fitted.push_back(sample[k]);
-        }
-        x.conservativeResize(Eigen::Index(fitted.size()), Eigen::NoChange);
 
         Expected<PcaModel> model = m_frozen ? Expected<PcaModel>(*m_frozen)
                                             : fitPca(x, dims, m_options.whiten, what, PcaSolver::Auto);
@@ -596,78 +334,16 @@ Expected<EncodedSet> PcaEncoder::encodeWithModel(const ImageSource& source, PcaM
 
         EmbeddingMatrix all(Eigen::Index(n), dims);
         {
-            // Sample rows are centred already.
-            PixelMatrix proj;
-            gemm(x, false, PixelMatrix(model->components), false, proj);
-            proj *= model->scale.asDiagonal();
-            for (std::size_t k = 0; k < fitted.size(); ++k)
-                all.row(Eigen::Index(fitted[k])) = proj.row(Eigen::Index(k));
+            const PixelMatrix projected = model->projectCentred(x); // fitPca() centred the sample rows
+            for (std::size_t k = 0; k < fitted->size(); ++k)
+                all.row(Eigen::Index((*fitted)[k])) = projected.row(Eigen::Index(k));
         }
         x.resize(0, 0);
-
-        // Phase 2: everything outside the sample.
-        std::vector<std::size_t> rest;
-        rest.reserve(n - m);
-        {
-            std::vector<char> inSample(n, 0);
-            for (const auto i : sample)
-                inSample[i] = 1;
-            for (std::size_t i = 0; i < n; ++i)
-                if (!inSample[i])
-                    rest.push_back(i);
-        }
-        const Eigen::MatrixXf& w = model->components;
-        ok = runBatches(rest.size(), threads, progress, m, n, [&](std::size_t b, std::size_t e) {
-            PixelMatrix batch(Eigen::Index(e - b), p);
-            for (std::size_t k = b; k < e; ++k) {
-                const std::size_t i = rest[k];
-                if (auto err = loadPixels(source, i, size, channels, batch.row(Eigen::Index(k - b)).data())) {
-                    errors[i] = std::move(*err);
-                    failed[i] = 1;
-                    batch.row(Eigen::Index(k - b)) = model->mean.transpose();
-                }
-            }
-            batch.rowwise() -= model->mean.transpose();
-            PixelMatrix proj = batch * w;
-            proj *= model->scale.asDiagonal();
-            for (std::size_t k = b; k < e; ++k)
-                all.row(Eigen::Index(rest[k])) = proj.row(Eigen::Index(k - b));
-        });
-        if (!ok)
+        if (!encodeRest(source, sample, *model, layout, threads, progress, all, skips))
             return fail(what + ": encoding cancelled");
 
-        // Normalise and collect the kept rows in source order.
-        EncodedSet result;
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (failed[i])
-                continue;
-            const float norm = all.row(Eigen::Index(i)).norm();
-            if (!(norm > 1e-12f) || !std::isfinite(norm)) {
-                errors[i] = source.item(i).path + ": the image equals the mean image after PCA, so it has no "
-                                                  "direction for cosine similarity";
-                failed[i] = 1;
-                continue;
-            }
-            all.row(Eigen::Index(i)) /= norm;
-            ++kept;
-        }
-        if (kept == 0)
-            return fail(what + ": no image could be encoded; first problem: "
-                        + *std::find_if(errors.begin(), errors.end(), [](const auto& s) { return !s.empty(); }));
-        result.embeddings.resize(Eigen::Index(kept), dims);
-        result.items.reserve(kept);
-        result.sourceIndices.reserve(kept);
-        for (std::size_t i = 0; i < n; ++i) {
-            if (failed[i]) {
-                result.skipped.push_back(std::move(errors[i]));
-                continue;
-            }
-            result.embeddings.row(Eigen::Index(result.items.size())) = all.row(Eigen::Index(i));
-            result.items.push_back(source.item(i));
-            result.sourceIndices.push_back(i);
-        }
-        if (modelOut)
+        auto result = collectRows(source, all, skips, what);
+        if (result && modelOut)
             *modelOut = std::move(*model);
         return result;
     } catch (const std::bad_alloc&) {

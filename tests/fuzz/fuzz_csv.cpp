@@ -1,8 +1,9 @@
-// libFuzzer target: the CSV parser and the two tables built on it (labels, items).
+// libFuzzer target: the CSV parser and the tables built on it (labels, items, a CSV image source's list).
 // Oracle: every record that parses is written back with csvLine() and must parse to the same
 // fields (the writer and the reader agree on quoting).
 
 #include "core/formats/Csv.h"
+#include "core/sources/CsvSource.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (std::size_t i = 0; i < kept.size(); ++i)
             if ((*again)[i].fields != kept[i])
                 std::abort();
+        // The header names the columns; every listed item must have come from a non-empty path field.
+        if (const auto list = csvSourceItems(*records, "list.csv"))
+            for (const auto& item : list->items)
+                if (item.path.empty())
+                    std::abort();
     }
     (void)parseLabelsCsv(text, "labels.csv", 1000);
     (void)parseItemsCsv(text, "items.csv");
