@@ -1,0 +1,257 @@
+// labelprop-app-bench: drives the real labeling window (run it with QT_QPA_PLATFORM=offscreen) and
+// measures what an annotator feels, printing medians, 95th percentiles and maxima:
+//   - open: openProject() to the first painted grid, and to every visible thumbnail painted;
+//   - click: key press (a class key on a visible tile) to the end of the viewport paint that shows
+//     the new propagation (an event filter on the viewport's paint events), over --clicks clicks;
+//   - scroll: a page down to the end of its paint, over --scrolls pages;
+//   - stall: the longest gap between ticks of a 5 ms timer on the GUI thread while a project is
+//     created and opened (import, encoding, graph search, first propagation), with --create-from;
+//   - peak RSS of the process.
+// Usage: labelprop-app-bench --project P.labelprop [--create-from SOURCE [--classes FILE]]
+//                            [--clicks 300] [--scrolls 200] [--size 1366x768] [--seed 1]
+
+#include "ui/AppSettings.h"
+#include "ui/MainWindow.h"
+#include "ui/ProjectView.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QListView>
+#include <QScrollBar>
+#include <QStandardPaths>
+#include <QTest>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace labelprop::ui;
+
+namespace {
+
+// Paints the viewport itself and notes when each paint ended (ms since `clock` started).
+class PaintClock final : public QObject {
+public:
+    explicit PaintClock(const QElapsedTimer& clock)
+        : m_clock(clock)
+    {
+    }
+    double lastPaintEnd = -1.0;
+    int paints = 0;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override
+    {
+        if (event->type() != QEvent::Paint || m_inside)
+            return false;
+        m_inside = true;
+        QCoreApplication::sendEvent(watched, event); // paint now (this filter lets it through), then note the time
+        m_inside = false;
+        lastPaintEnd = double(m_clock.nsecsElapsed()) / 1e6;
+        ++paints;
+        return true;
+    }
+
+private:
+    const QElapsedTimer& m_clock;
+    bool m_inside = false;
+};
+
+struct Stats {
+    double median = 0, p95 = 0, max = 0;
+    std::size_t n = 0;
+};
+
+Stats stats(std::vector<double> v)
+{
+    Stats s;
+    s.n = v.size();
+    if (v.empty())
+        return s;
+    std::sort(v.begin(), v.end());
+    s.median = v[v.size() / 2];
+    s.p95 = v[std::min(v.size() - 1, std::size_t(0.95 * double(v.size())))];
+    s.max = v.back();
+    return s;
+}
+
+double peakRssMiB()
+{
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return 0.0;
+}
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs)
+{
+    return QTest::qWaitFor(done, timeoutMs);
+}
+
+void print(const char* what, const Stats& s, const char* unit)
+{
+    std::printf("%-44s median %8.2f  p95 %8.2f  max %8.2f %s  (n = %zu)\n", what, s.median, s.p95, s.max, unit, s.n);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QStandardPaths::setTestModeEnabled(true); // never touch the user's settings
+    QCommandLineParser parser;
+    parser.addHelpOption();
+    const QCommandLineOption project(QStringLiteral("project"), QStringLiteral("Project file."), QStringLiteral("FILE"));
+    const QCommandLineOption createFrom(QStringLiteral("create-from"), QStringLiteral("Create the project from SOURCE first."),
+                                        QStringLiteral("SOURCE"));
+    const QCommandLineOption classes(QStringLiteral("classes"), QStringLiteral("Class names file for --create-from."),
+                                     QStringLiteral("FILE"));
+    const QCommandLineOption clicks(QStringLiteral("clicks"), QStringLiteral("Clicks to time."), QStringLiteral("N"),
+                                    QStringLiteral("300"));
+    const QCommandLineOption scrolls(QStringLiteral("scrolls"), QStringLiteral("Pages to scroll."), QStringLiteral("N"),
+                                     QStringLiteral("200"));
+    const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size."), QStringLiteral("WxH"),
+                                  QStringLiteral("1366x768"));
+    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed."), QStringLiteral("N"), QStringLiteral("1"));
+    parser.addOptions({project, createFrom, classes, clicks, scrolls, size, seed});
+    parser.process(app);
+    if (!parser.isSet(project)) {
+        std::fprintf(stderr, "labelprop-app-bench: --project is required\n");
+        return 2;
+    }
+    const QString path = parser.value(project);
+    const auto wh = parser.value(size).split(QLatin1Char('x'));
+    AppSettings::setAdvanceAfterLabel(false); // every click labels a tile the benchmark chose
+    const int kTimeoutMs = qEnvironmentVariableIntValue("LABELPROP_BENCH_TIMEOUT_MS") > 0 ? qEnvironmentVariableIntValue("LABELPROP_BENCH_TIMEOUT_MS") : 600000;
+    QElapsedTimer clock;
+    clock.start();
+
+    if (parser.isSet(createFrom)) {
+        MainWindow creator;
+        creator.resize(wh.value(0).toInt(), wh.value(1).toInt());
+        creator.show();
+        QStringList names;
+        if (parser.isSet(classes)) {
+            QFile f(parser.value(classes));
+            if (f.open(QIODevice::ReadOnly))
+                for (const auto& l : QString::fromUtf8(f.readAll()).split(QLatin1Char('\n')))
+                    if (!l.trimmed().isEmpty())
+                        names << l.trimmed();
+        }
+        double last = 0, worst = 0;
+        QTimer tick;
+        tick.setInterval(5);
+        QObject::connect(&tick, &QTimer::timeout, [&] {
+            const double now = double(clock.nsecsElapsed()) / 1e6;
+            worst = std::max(worst, now - last);
+            last = now;
+        });
+        bool ready = false;
+        QObject::connect(&creator, &MainWindow::visibleThumbnailsReady, [&] { ready = true; });
+        QObject::connect(&creator, &MainWindow::errorShown, [&](const QString& m) {
+            std::fprintf(stderr, "error: %s\n", qUtf8Printable(m));
+            QApplication::exit(1);
+        });
+        const double t0 = double(clock.nsecsElapsed()) / 1e6;
+        last = t0;
+        tick.start();
+        creator.newProject(parser.value(createFrom), path, names);
+        if (!waitFor([&] { return ready; }, kTimeoutMs))
+            return 1;
+        tick.stop();
+        std::printf("%-44s %8.2f s\n", "create + open to painted thumbnails", (double(clock.nsecsElapsed()) / 1e6 - t0) / 1000);
+        std::printf("%-44s %8.1f ms\n", "longest GUI stall while creating", worst);
+    }
+
+    MainWindow w;
+    w.resize(wh.value(0).toInt(), wh.value(1).toInt());
+    w.show();
+    QTest::qWaitForWindowExposed(&w);
+    bool thumbnails = false, opened = false;
+    QObject::connect(&w, &MainWindow::visibleThumbnailsReady, [&] { thumbnails = true; });
+    QObject::connect(&w, &MainWindow::projectOpened, [&] { opened = true; });
+    QObject::connect(&w, &MainWindow::errorShown, [&](const QString& m) { std::fprintf(stderr, "error: %s\n", qUtf8Printable(m)); });
+    auto* view = w.projectView();
+    auto* viewport = view->grid()->viewport();
+    PaintClock paints(clock);
+    viewport->installEventFilter(&paints);
+    const double open0 = double(clock.nsecsElapsed()) / 1e6;
+    w.openProject(path);
+    if (!waitFor([&] { return opened && !view->orderPending() && paints.lastPaintEnd > open0; }, kTimeoutMs)) {
+        std::fprintf(stderr, "labelprop-app-bench: the project did not open (opened %d, paints %d)\n", int(opened), paints.paints);
+        return 1;
+    }
+    const double firstPaint = paints.lastPaintEnd - open0;
+    if (!waitFor([&] { return thumbnails; }, kTimeoutMs)) {
+        std::fprintf(stderr, "labelprop-app-bench: the visible thumbnails never arrived\n");
+        return 1;
+    }
+    waitFor([] { return false; }, 30); // the paint of the last thumbnails
+    std::printf("%-44s %8.3f s\n", "open to painted grid", firstPaint / 1000);
+    std::printf("%-44s %8.3f s\n", "open to every visible thumbnail painted", (paints.lastPaintEnd - open0) / 1000);
+    const auto items = w.session().items().size();
+    std::printf("items %zu, classes %zu, embedded %lld\n", items, w.session().classes().size(),
+                (long long)w.session().embeddedCount());
+
+    // Clicks.
+    std::mt19937 rng(parser.value(seed).toUInt());
+    const int classCount = int(w.session().classes().size());
+    std::vector<double> latency;
+    auto* grid = view->grid();
+    grid->setFocus();
+    for (int k = 0; k < parser.value(clicks).toInt() && classCount > 0; ++k) {
+        const auto [first, last] = std::pair{grid->indexAt(QPoint(5, 5)).row(),
+                                             grid->indexAt(QPoint(viewport->width() - 60, viewport->height() - 60)).row()};
+        const int lo = std::max(0, first), hi = std::max(lo, last);
+        const int row = lo + int(rng() % std::uint32_t(hi - lo + 1));
+        grid->selectionModel()->setCurrentIndex(view->model().index(row, 0), QItemSelectionModel::ClearAndSelect);
+        if (!waitFor([&] { return w.session().engineIdle(); }, kTimeoutMs))
+            return 1;
+        QApplication::processEvents();
+        // A class other than the tile's current label, so that every click changes something.
+        const int keyed = std::min(classCount, 10);
+        const int current = w.session().items().label[std::size_t(view->model().itemAt(row))];
+        int c = int(rng() % std::uint32_t(keyed));
+        if (c == current)
+            c = (c + 1) % keyed;
+        const auto key = Qt::Key(c == 9 ? Qt::Key_0 : Qt::Key_1 + c);
+        const auto before = w.session().shownVersion();
+        const double t0 = double(clock.nsecsElapsed()) / 1e6;
+        QTest::keyClick(grid, key);
+        double shownAt = -1;
+        if (!waitFor([&] {
+                if (shownAt < 0 && w.session().shownVersion() > before)
+                    shownAt = double(clock.nsecsElapsed()) / 1e6;
+                return shownAt >= 0 && paints.lastPaintEnd >= shownAt;
+            }, kTimeoutMs)) {
+            std::fprintf(stderr, "labelprop-app-bench: click %d was never shown\n", k);
+            return 1;
+        }
+        latency.push_back(paints.lastPaintEnd - t0);
+    }
+    print("key press to repainted propagation", stats(latency), "ms");
+
+    // Scrolling: page by page, each page's paint timed.
+    std::vector<double> frames;
+    auto* bar = grid->verticalScrollBar();
+    for (int k = 0; k < parser.value(scrolls).toInt() && bar->value() < bar->maximum(); ++k) {
+        const int paintsBefore = paints.paints;
+        const double t0 = double(clock.nsecsElapsed()) / 1e6;
+        bar->setValue(bar->value() + bar->pageStep());
+        if (!waitFor([&] { return paints.paints > paintsBefore; }, kTimeoutMs))
+            return 1;
+        frames.push_back(paints.lastPaintEnd - t0);
+    }
+    print("page down to painted page", stats(frames), "ms");
+    std::printf("%-44s %8.0f MiB\n", "peak RSS", peakRssMiB());
+    w.close();
+    return 0;
+}
