@@ -5,6 +5,7 @@
 #include "core/project/ProjectStoreDetail.h"
 #include "core/project/SqliteDatabase.h"
 
+#include <algorithm>
 #include <map>
 
 namespace labelprop {
@@ -58,6 +59,47 @@ Expected<void> ProjectStore::recomputeItems(std::span<const std::int64_t> itemId
     return {};
 }
 
+Expected<bool> ProjectStore::recomputeClasses(const ActionInfo& action, bool undoing)
+{
+    auto count = m_db->prepare("SELECT count(*) FROM class_events WHERE action_id = ?1");
+    if (!count)
+        return std::unexpected(count.error());
+    std::int64_t events = 0;
+    LP_TRY(count->bind(1, action.id).forEachRow("finding the action's classes",
+                                                [&](const SqliteStatement& st) { events = st.integer(0); }));
+    if (events == 0)
+        return false;
+    auto before = ClassTable::load(*m_db);
+    if (!before)
+        return std::unexpected(before.error());
+    auto replayed = replayClassEvents(*m_db);
+    if (!replayed)
+        return std::unexpected(replayed.error());
+    // Imports (and the classes they add) are not undone, so the classes without this action can
+    // clash: two of one name. Refuse rather than guess which one the labels meant.
+    std::map<std::string, std::int64_t> liveNames;
+    for (const auto& [key, s] : *replayed)
+        if (s.live && !liveNames.emplace(s.name, key).second)
+            return fail(m_path + ": cannot " + (undoing ? "undo '" : "redo '") + action.description + "' (action #"
+                        + std::to_string(action.id) + "): it would bring back the class '" + s.name
+                        + "', but another class has that name now (added since by an import or 'label --add-class', "
+                          "which are not undone); earlier actions can no longer be undone. Nothing was changed");
+    // Classes that leave first, so names stay unique among live classes after every write.
+    std::vector<std::pair<std::int64_t, const ClassState*>> changed;
+    bool namesChanged = false;
+    for (const auto& [key, s] : *replayed) {
+        const auto old = before->all().find(key);
+        if (old != before->all().end() && old->second == s)
+            continue;
+        changed.emplace_back(key, &s);
+        namesChanged = namesChanged || old == before->all().end() || old->second.name != s.name || old->second.live != s.live;
+    }
+    std::ranges::stable_partition(changed, [](const auto& c) { return !c.second->live; });
+    for (const auto& [key, s] : changed)
+        LP_TRY(writeClassRow(*m_db, key, *s));
+    return namesChanged;
+}
+
 Expected<std::optional<ActionInfo>> ProjectStore::setActionState(bool undoing)
 {
     LP_TRY(requireWritable(undoing ? "undo" : "redo"));
@@ -90,8 +132,23 @@ Expected<std::optional<ActionInfo>> ProjectStore::setActionState(bool undoing)
     LP_TRY(affected->forEachRow("finding the action's items",
                                 [&](const SqliteStatement& st) { items.push_back(st.integer(0)); }));
     info.events = std::int64_t(items.size());
+    auto classesChanged = recomputeClasses(info, undoing);
+    if (!classesChanged)
+        return std::unexpected(classesChanged.error());
     LP_TRY(recomputeItems(items));
-    LP_TRY(bumpLabelVersion());
+    if (*classesChanged) {
+        // A class that goes away must take all its labels with it; one an import gave it since cannot.
+        auto orphan = labelOfGoneClass(*m_db);
+        if (!orphan)
+            return std::unexpected(orphan.error());
+        if (*orphan)
+            return fail(m_path + ": cannot " + (undoing ? "undo '" : "redo '") + info.description + "' (action #"
+                        + std::to_string(info.id) + "): " + **orphan
+                        + " (labeled since by an import, which is not undone); earlier actions can no longer be "
+                          "undone. Nothing was changed");
+    }
+    if (!items.empty() || *classesChanged)
+        LP_TRY(bumpLabelVersion(*m_db));
     LP_TRY(tx->commit());
     return std::optional<ActionInfo>(info);
 }
@@ -105,7 +162,6 @@ Expected<std::optional<ActionInfo>> ProjectStore::redo()
 {
     return setActionState(false);
 }
-
 
 // ---- history and checks --------------------------------------------------------------------
 
@@ -137,6 +193,9 @@ Expected<std::vector<ItemEvent>> ProjectStore::itemHistory(std::int64_t itemId) 
     if (!st)
         return std::unexpected(st.error());
     st->bind(1, itemId);
+    auto classes = ClassTable::load(*m_db);
+    if (!classes)
+        return std::unexpected(classes.error());
     std::vector<ItemEvent> out;
     LP_TRY(st->forEachRow("reading the item's history", [&](const SqliteStatement& row) {
         ItemEvent e;
@@ -145,7 +204,10 @@ Expected<std::vector<ItemEvent>> ProjectStore::itemHistory(std::int64_t itemId) 
         e.timeMs = row.integer(2);
         e.undone = row.integer(3) != 0;
         if (row.integer(8) == 0) {
-            e.classId = row.isNull(4) ? -1 : int(row.integer(4));
+            e.classId = row.isNull(4) ? -1 : classes->id(row.integer(4));
+            if (!row.isNull(4))
+                if (const auto c = classes->all().find(row.integer(4)); c != classes->all().end())
+                    e.className = c->second.name;
             e.source = LabelSource(row.integer(5));
         } else {
             e.decision = ReviewDecision(row.integer(6));
@@ -195,6 +257,28 @@ Expected<void> ProjectStore::verifyDerivedState() const
     };
     LP_TRY(compare(labels, storedLabels, "label"));
     LP_TRY(compare(reviews, storedReviews, "review decision"));
+
+    auto replayedClasses = replayClassEvents(*m_db);
+    if (!replayedClasses)
+        return std::unexpected(replayedClasses.error());
+    auto storedClasses = ClassTable::load(*m_db);
+    if (!storedClasses)
+        return std::unexpected(storedClasses.error());
+    for (const auto& [key, s] : storedClasses->all()) {
+        const auto r = replayedClasses->find(key);
+        if (r == replayedClasses->end())
+            return fail(m_path + ": the class '" + s.name + "' has no history");
+        if (r->second != s)
+            return fail(m_path + ": the stored class '" + s.name + "' does not match its history (which gives '"
+                        + r->second.name + "', " + r->second.colour + ", hotkey '" + r->second.hotkey + "', "
+                        + (r->second.live ? "live" : "gone") + ")");
+    }
+    // (Every replayed class has a row: class_events.class_id references classes.id.)
+    auto orphan = labelOfGoneClass(*m_db);
+    if (!orphan)
+        return std::unexpected(orphan.error());
+    if (*orphan)
+        return fail(m_path + ": " + **orphan);
     return {};
 }
 

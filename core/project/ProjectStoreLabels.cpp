@@ -11,54 +11,91 @@ namespace labelprop {
 
 using namespace store_detail;
 
-// ---- labeling ----------------------------------------------------------------------------------
+// ---- actions -----------------------------------------------------------------------------------
 
-Expected<void> ProjectStore::bumpLabelVersion()
+Expected<void> store_detail::bumpLabelVersion(SqliteDatabase& db)
 {
-    return m_db->exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'label_version'",
-                      "recording the label version");
+    return db.exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'label_version'",
+                   "recording the label version");
 }
 
-Expected<void> ProjectStore::discardRedoStack()
+Expected<void> store_detail::discardRedoStack(SqliteDatabase& db)
 {
-    return m_db->exec("UPDATE actions SET state = 2 WHERE state = 1", "clearing the redo stack");
+    return db.exec("UPDATE actions SET state = 2 WHERE state = 1", "clearing the redo stack");
 }
 
-Expected<ActionInfo> ProjectStore::insertAction(ActionKind kind, const std::string& description, std::int64_t events)
+Expected<ActionInfo> store_detail::insertAction(SqliteDatabase& db, ActionKind kind, const std::string& description,
+                                                std::int64_t events)
 {
-    auto st = m_db->prepare("INSERT INTO actions(kind, description, time_ms, state) VALUES(?1, ?2, ?3, 0)");
+    auto st = db.prepare("INSERT INTO actions(kind, description, time_ms, state) VALUES(?1, ?2, ?3, 0)");
     if (!st)
         return std::unexpected(st.error());
     ActionInfo info{0, kind, description, nowMs(), events};
     st->bind(1, int(kind)).bind(2, description).bind(3, info.timeMs);
     LP_TRY(st->run("recording the action"));
-    info.id = m_db->lastInsertRowId();
+    info.id = db.lastInsertRowId();
     return info;
 }
 
+Expected<LabelWriter> LabelWriter::prepare(SqliteDatabase& db)
+{
+    auto event = db.prepare(kInsertLabelEvent);
+    auto upsert = db.prepare(kSetCurrentLabel);
+    auto remove = db.prepare("DELETE FROM current_labels WHERE item_id = ?1");
+    if (!event || !upsert || !remove)
+        return std::unexpected((!event ? event : !upsert ? upsert : remove).error());
+    return LabelWriter(db, std::move(*event), std::move(*upsert), std::move(*remove));
+}
+
+LabelWriter::LabelWriter(SqliteDatabase& db, SqliteStatement event, SqliteStatement upsert, SqliteStatement remove)
+    : m_db(&db)
+    , m_event(std::move(event))
+    , m_upsert(std::move(upsert))
+    , m_remove(std::move(remove))
+{
+}
+
+Expected<void> LabelWriter::write(std::int64_t actionId, std::int64_t itemId, std::optional<std::int64_t> classKey,
+                                  LabelSource source, std::string_view what)
+{
+    LP_TRY(m_event.bind(1, actionId).bind(2, itemId).bind(3, classKey).bind(4, int(source)).run(what));
+    const auto eventId = m_db->lastInsertRowId();
+    if (!classKey)
+        return m_remove.bind(1, itemId).run(what);
+    return m_upsert.bind(1, itemId).bind(2, *classKey).bind(3, int(source)).bind(4, eventId).run(what);
+}
+
+// ---- labeling ----------------------------------------------------------------------------------
+
 namespace {
 
-// Checks item and class ids before anything is written, so a bad batch changes nothing.
-Expected<void> validateChanges(const SqliteDatabase& db, std::span<const LabelChange> changes)
+// Checks item and class ids before anything is written, so a bad batch changes nothing, and
+// returns the class key of each change (nullopt: remove the label).
+Expected<std::vector<std::optional<std::int64_t>>> classKeysOf(const SqliteDatabase& db,
+                                                               std::span<const LabelChange> changes)
 {
     auto items = db.queryInteger("SELECT count(*) FROM items");
-    auto classes = db.queryInteger("SELECT count(*) FROM classes");
     if (!items)
         return std::unexpected(items.error());
+    auto classes = ClassTable::load(db);
     if (!classes)
         return std::unexpected(classes.error());
     std::set<std::int64_t> seen;
+    std::vector<std::optional<std::int64_t>> keys;
+    keys.reserve(changes.size());
     for (const auto& c : changes) {
         if (c.itemId < 1 || c.itemId > items->value_or(0))
             return fail(db.path() + ": item " + std::to_string(c.itemId - 1) + " does not exist (the project has "
                         + std::to_string(items->value_or(0)) + " items)");
-        if (c.classId < -1 || c.classId >= classes->value_or(0))
-            return fail(db.path() + ": class id " + std::to_string(c.classId) + " does not exist");
+        if (c.classId != -1 && !classes->validId(c.classId))
+            return fail(db.path() + ": class id " + std::to_string(c.classId) + " does not exist (the project has "
+                        + std::to_string(classes->liveCount()) + " classes)");
         if (!seen.insert(c.itemId).second)
             return fail(db.path() + ": item " + std::to_string(c.itemId - 1)
                         + " appears twice in one action; give each item one label");
+        keys.push_back(c.classId < 0 ? std::nullopt : std::optional(classes->key(c.classId)));
     }
-    return {};
+    return keys;
 }
 
 } // namespace
@@ -71,34 +108,23 @@ Expected<ActionInfo> ProjectStore::applyLabels(std::span<const LabelChange> chan
         return fail(m_path + ": no labels to apply");
     if (source == LabelSource::Imported)
         return fail("internal error: imported labels go through importLabels()");
-    LP_TRY(validateChanges(*m_db, changes));
+    auto keys = classKeysOf(*m_db, changes);
+    if (!keys)
+        return std::unexpected(keys.error());
     auto tx = SqliteTransaction::begin(*m_db, "saving the label");
     if (!tx)
         return std::unexpected(tx.error());
-    LP_TRY(discardRedoStack());
+    LP_TRY(discardRedoStack(*m_db));
     const ActionKind kind = source == LabelSource::Bulk ? ActionKind::Bulk : ActionKind::Label;
-    auto action = insertAction(kind, description, std::int64_t(changes.size()));
+    auto action = insertAction(*m_db, kind, description, std::int64_t(changes.size()));
     if (!action)
         return std::unexpected(action.error());
-    auto event = m_db->prepare(kInsertLabelEvent);
-    auto upsert = m_db->prepare(kSetCurrentLabel);
-    auto remove = m_db->prepare("DELETE FROM current_labels WHERE item_id = ?1");
-    if (!event || !upsert || !remove)
-        return std::unexpected((!event ? event : !upsert ? upsert : remove).error());
-    for (const auto& c : changes) {
-        event->bind(1, action->id).bind(2, c.itemId).bind(4, int(source));
-        if (c.classId < 0)
-            event->bindNull(3);
-        else
-            event->bind(3, c.classId);
-        LP_TRY(event->run("saving the label"));
-        const auto eventId = m_db->lastInsertRowId();
-        if (c.classId < 0)
-            LP_TRY(remove->bind(1, c.itemId).run("saving the label"));
-        else
-            LP_TRY(upsert->bind(1, c.itemId).bind(2, c.classId).bind(3, int(source)).bind(4, eventId).run("saving the label"));
-    }
-    LP_TRY(bumpLabelVersion());
+    auto writer = LabelWriter::prepare(*m_db);
+    if (!writer)
+        return std::unexpected(writer.error());
+    for (std::size_t i = 0; i < changes.size(); ++i)
+        LP_TRY(writer->write(action->id, changes[i].itemId, (*keys)[i], source, "saving the label"));
+    LP_TRY(bumpLabelVersion(*m_db));
     LP_TRY(tx->commit());
     return *action;
 }
@@ -110,50 +136,50 @@ Expected<ProjectStore::ImportedLabels> ProjectStore::importLabels(std::span<cons
     ImportedLabels out;
     if (changes.empty())
         return out;
-    LP_TRY(validateChanges(*m_db, changes));
+    auto keys = classKeysOf(*m_db, changes);
+    if (!keys)
+        return std::unexpected(keys.error());
     auto tx = SqliteTransaction::begin(*m_db, "importing labels");
     if (!tx)
         return std::unexpected(tx.error());
     auto current = m_db->prepare("SELECT class_id, source FROM current_labels WHERE item_id = ?1");
-    auto event = m_db->prepare(kInsertLabelEvent);
-    auto upsert = m_db->prepare(kSetCurrentLabel);
-    if (!current || !event || !upsert)
-        return std::unexpected((!current ? current : !event ? event : upsert).error());
+    if (!current)
+        return std::unexpected(current.error());
+    auto writer = LabelWriter::prepare(*m_db);
+    if (!writer)
+        return std::unexpected(writer.error());
     std::optional<ActionInfo> action;
-    for (const auto& c : changes) {
-        if (c.classId < 0)
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        const auto& key = (*keys)[i];
+        if (!key)
             continue;
-        current->bind(1, c.itemId);
+        current->bind(1, changes[i].itemId);
         auto row = current->step("importing labels");
         if (!row)
             return std::unexpected(row.error());
         const bool has = *row;
-        const int cls = has ? int(current->integer(0)) : -1;
+        const std::int64_t cls = has ? current->integer(0) : -1;
         const auto src = has ? LabelSource(current->integer(1)) : LabelSource::Imported;
         current->reset();
         if (has && src != LabelSource::Imported) {
-            out.keptPerson += cls != c.classId ? 1 : 0; // never override a person's label
+            out.keptPerson += cls != *key ? 1 : 0; // never override a person's label
             continue;
         }
-        if (has && cls == c.classId)
+        if (has && cls == *key)
             continue; // nothing to do
         if (!action) {
-            LP_TRY(discardRedoStack());
-            auto a = insertAction(ActionKind::Import, description, 0);
+            LP_TRY(discardRedoStack(*m_db));
+            auto a = insertAction(*m_db, ActionKind::Import, description, 0);
             if (!a)
                 return std::unexpected(a.error());
             action = *a;
         }
-        LP_TRY(event->bind(1, action->id).bind(2, c.itemId).bind(3, c.classId).bind(4, int(LabelSource::Imported))
-                   .run("importing labels"));
-        const auto eventId = m_db->lastInsertRowId();
-        LP_TRY(upsert->bind(1, c.itemId).bind(2, c.classId).bind(3, int(LabelSource::Imported)).bind(4, eventId)
-                   .run("importing labels"));
+        LP_TRY(writer->write(action->id, changes[i].itemId, key, LabelSource::Imported, "importing labels"));
         ++out.applied;
     }
     if (out.applied == 0)
         return out; // the transaction rolls back: nothing changed
-    LP_TRY(bumpLabelVersion());
+    LP_TRY(bumpLabelVersion(*m_db));
     LP_TRY(tx->commit());
     return out;
 }
@@ -164,13 +190,15 @@ Expected<ActionInfo> ProjectStore::review(std::int64_t itemId, ReviewDecision de
     if (decision == ReviewDecision::Relabeled && !newClassId)
         return fail(m_path + ": a 'relabeled' decision needs the new label");
     const LabelChange change{itemId, newClassId.value_or(-1)};
-    LP_TRY(validateChanges(*m_db, std::span(&change, 1)));
+    auto keys = classKeysOf(*m_db, std::span(&change, 1));
+    if (!keys)
+        return std::unexpected(keys.error());
     auto tx = SqliteTransaction::begin(*m_db, "saving the review decision");
     if (!tx)
         return std::unexpected(tx.error());
-    LP_TRY(discardRedoStack());
+    LP_TRY(discardRedoStack(*m_db));
     std::string description = "review item " + std::to_string(itemId - 1) + ": " + std::string(reviewDecisionName(decision));
-    auto action = insertAction(ActionKind::Review, description, decision == ReviewDecision::Relabeled ? 1 : 0);
+    auto action = insertAction(*m_db, ActionKind::Review, description, decision == ReviewDecision::Relabeled ? 1 : 0);
     if (!action)
         return std::unexpected(action.error());
     auto ev = m_db->prepare("INSERT INTO review_events(action_id, item_id, decision) VALUES(?1, ?2, ?3)");
@@ -183,31 +211,36 @@ Expected<ActionInfo> ProjectStore::review(std::int64_t itemId, ReviewDecision de
         return std::unexpected(cur.error());
     LP_TRY(cur->bind(1, itemId).bind(2, int(decision)).bind(3, reviewEvent).run("saving the review decision"));
     if (decision == ReviewDecision::Relabeled) {
-        auto le = m_db->prepare(kInsertLabelEvent);
-        if (!le)
-            return std::unexpected(le.error());
-        LP_TRY(le->bind(1, action->id).bind(2, itemId).bind(3, *newClassId).bind(4, int(LabelSource::Accepted))
-                   .run("saving the new label"));
-        const auto labelEvent = m_db->lastInsertRowId();
-        auto up = m_db->prepare(kSetCurrentLabel);
-        if (!up)
-            return std::unexpected(up.error());
-        LP_TRY(up->bind(1, itemId).bind(2, *newClassId).bind(3, int(LabelSource::Accepted)).bind(4, labelEvent)
-                   .run("saving the new label"));
+        auto writer = LabelWriter::prepare(*m_db);
+        if (!writer)
+            return std::unexpected(writer.error());
+        LP_TRY(writer->write(action->id, itemId, keys->front(), LabelSource::Accepted, "saving the new label"));
     }
-    LP_TRY(bumpLabelVersion());
+    LP_TRY(bumpLabelVersion(*m_db));
     LP_TRY(tx->commit());
     return *action;
 }
 
+// ---- current labels and counts -----------------------------------------------------------------
 
 Expected<std::vector<CurrentLabel>> ProjectStore::currentLabels() const
 {
+    auto classes = ClassTable::load(*m_db);
+    if (!classes)
+        return std::unexpected(classes.error());
     std::vector<CurrentLabel> out;
+    std::optional<std::int64_t> orphan; // an item labeled with a class that is gone: a broken invariant
     LP_TRY(m_db->forEachRow("SELECT item_id, class_id, source FROM current_labels ORDER BY item_id",
                             "reading the labels", [&](const SqliteStatement& st) {
-                                out.push_back(CurrentLabel{st.integer(0), int(st.integer(1)), LabelSource(st.integer(2))});
+                                const int id = classes->id(st.integer(1));
+                                if (id < 0)
+                                    orphan = orphan.value_or(st.integer(0));
+                                else
+                                    out.push_back(CurrentLabel{st.integer(0), id, LabelSource(st.integer(2))});
                             }));
+    if (orphan)
+        return fail(m_path + ": item " + std::to_string(*orphan - 1) + " is labeled with a class that is gone; "
+                    + "check the project with 'labelprop-cli project status " + m_path + " --check'");
     return out;
 }
 
@@ -221,7 +254,6 @@ Expected<std::vector<std::pair<std::int64_t, ReviewDecision>>> ProjectStore::cur
     return out;
 }
 
-
 Expected<std::int64_t> ProjectStore::labelVersion() const
 {
     auto v = getMeta(*m_db, kLabelVersionKey);
@@ -233,10 +265,10 @@ Expected<std::int64_t> ProjectStore::labelVersion() const
 Expected<ProjectCounts> ProjectStore::counts() const
 {
     ProjectCounts c;
-    auto classes = this->classes();
+    auto classes = ClassTable::load(*m_db);
     if (!classes)
         return std::unexpected(classes.error());
-    c.byClass.assign(classes->size(), 0);
+    c.byClass.assign(std::size_t(classes->liveCount()), 0);
     c.bySource.assign(4, 0);
     c.byDecision.assign(3, 0);
     auto run = [&](std::string_view sql, auto&& onRow) { return m_db->forEachRow(sql, "counting", onRow); };
@@ -260,9 +292,10 @@ Expected<ProjectCounts> ProjectStore::counts() const
     }));
     LP_TRY(run("SELECT class_id, source, count(*) FROM current_labels GROUP BY class_id, source",
                [&](const SqliteStatement& st) {
-                   const auto cls = st.integer(0), src = st.integer(1), n = st.integer(2);
+                   const auto src = st.integer(1), n = st.integer(2);
+                   const int cls = classes->id(st.integer(0));
                    c.labeled += n;
-                   if (cls >= 0 && std::size_t(cls) < c.byClass.size())
+                   if (cls >= 0)
                        c.byClass[std::size_t(cls)] += n;
                    if (src >= 0 && src < 4)
                        c.bySource[std::size_t(src)] += n;
@@ -281,6 +314,5 @@ Expected<ProjectCounts> ProjectStore::counts() const
     }));
     return c;
 }
-
 
 } // namespace labelprop
