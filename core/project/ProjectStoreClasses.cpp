@@ -63,6 +63,14 @@ int ClassTable::id(std::int64_t key) const
     return it == m_idOfKey.end() ? -1 : it->second;
 }
 
+Expected<void> ClassTable::requireId(int id, const std::string& path) const
+{
+    if (validId(id))
+        return {};
+    return fail(path + ": class id " + std::to_string(id) + " does not exist (the project has "
+                + std::to_string(liveCount()) + " classes)");
+}
+
 std::optional<int> ClassTable::idNamed(std::string_view name) const
 {
     for (std::size_t i = 0; i < m_liveKeys.size(); ++i)
@@ -263,13 +271,20 @@ Expected<ActionInfo> recordClassEdit(SqliteDatabase& db, const ClassTable& befor
     return *action;
 }
 
-// The checked class `id` of `table`, or an error naming the project.
-Expected<std::pair<std::int64_t, ClassState>> existingClass(const std::string& path, const ClassTable& table, int id)
+// Loads the classes, checks `classId`, and records the edit that `change(table, edit)` makes:
+// edit.states comes with the class's key and state first, for `change` to alter (and to add
+// other classes after it); `change` checks the request and writes the description.
+template <class Change>
+Expected<ActionInfo> editClass(SqliteDatabase& db, int classId, Change&& change)
 {
-    if (!table.validId(id))
-        return fail(path + ": class id " + std::to_string(id) + " does not exist (the project has "
-                    + std::to_string(table.liveCount()) + " classes)");
-    return std::pair(table.key(id), table.state(id));
+    auto table = ClassTable::load(db);
+    if (!table)
+        return std::unexpected(table.error());
+    LP_TRY(table->requireId(classId, db.path()));
+    ClassEdit edit;
+    edit.states.emplace_back(table->key(classId), table->state(classId));
+    LP_TRY(change(*table, edit));
+    return recordClassEdit(db, *table, edit);
 }
 
 } // namespace
@@ -284,7 +299,7 @@ Expected<ProjectStore::AddedClass> ProjectStore::addClass(std::string_view name)
         return std::unexpected(table.error());
     if (table->idNamed(name))
         return fail(m_path + ": the class " + quoted(name) + " exists already");
-    ClassEdit edit{"add class " + quoted(name), {table->added(name)}, std::nullopt};
+    const ClassEdit edit{"add class " + quoted(name), {table->added(name)}, std::nullopt};
     auto action = recordClassEdit(*m_db, *table, edit);
     if (!action)
         return std::unexpected(action.error());
@@ -294,97 +309,75 @@ Expected<ProjectStore::AddedClass> ProjectStore::addClass(std::string_view name)
 Expected<ActionInfo> ProjectStore::renameClass(int classId, std::string_view newName)
 {
     LP_TRY(requireWritable("rename a class"));
-    auto table = ClassTable::load(*m_db);
-    if (!table)
-        return std::unexpected(table.error());
-    auto cls = existingClass(m_path, *table, classId);
-    if (!cls)
-        return std::unexpected(cls.error());
-    auto& [key, state] = *cls;
-    if (newName.empty())
-        return fail(m_path + ": cannot rename the class " + quoted(state.name) + " to an empty name");
-    if (newName == state.name)
-        return fail(m_path + ": the class " + quoted(state.name) + " has that name already");
-    if (table->idNamed(newName))
-        return fail(m_path + ": cannot rename the class " + quoted(state.name) + " to " + quoted(newName)
-                    + ": another class has that name (merge them instead)");
-    ClassEdit edit{"rename class " + quoted(state.name) + " to " + quoted(newName), {}, std::nullopt};
-    state.name = std::string(newName);
-    edit.states.emplace_back(key, state);
-    return recordClassEdit(*m_db, *table, edit);
+    return editClass(*m_db, classId, [&](const ClassTable& table, ClassEdit& edit) -> Expected<void> {
+        auto& state = edit.states.front().second;
+        if (newName.empty())
+            return fail(m_path + ": cannot rename the class " + quoted(state.name) + " to an empty name");
+        if (newName == state.name)
+            return fail(m_path + ": the class " + quoted(state.name) + " has that name already");
+        if (table.idNamed(newName))
+            return fail(m_path + ": cannot rename the class " + quoted(state.name) + " to " + quoted(newName)
+                        + ": another class has that name (merge them instead)");
+        edit.description = "rename class " + quoted(state.name) + " to " + quoted(newName);
+        state.name = std::string(newName);
+        return {};
+    });
 }
 
 Expected<ActionInfo> ProjectStore::mergeClass(int fromClassId, int intoClassId)
 {
     LP_TRY(requireWritable("merge classes"));
-    auto table = ClassTable::load(*m_db);
-    if (!table)
-        return std::unexpected(table.error());
-    auto from = existingClass(m_path, *table, fromClassId);
-    if (!from)
-        return std::unexpected(from.error());
-    auto into = existingClass(m_path, *table, intoClassId);
-    if (!into)
-        return std::unexpected(into.error());
-    if (from->first == into->first)
-        return fail(m_path + ": cannot merge the class " + quoted(from->second.name) + " into itself");
-    ClassEdit edit{"merge class " + quoted(from->second.name) + " into " + quoted(into->second.name), {},
-                   std::pair(from->first, into->first)};
-    from->second.live = false;
-    edit.states.emplace_back(*from);
-    return recordClassEdit(*m_db, *table, edit);
+    return editClass(*m_db, fromClassId, [&](const ClassTable& table, ClassEdit& edit) -> Expected<void> {
+        auto& [from, state] = edit.states.front();
+        LP_TRY(table.requireId(intoClassId, m_path));
+        if (intoClassId == fromClassId)
+            return fail(m_path + ": cannot merge the class " + quoted(state.name) + " into itself");
+        edit.description = "merge class " + quoted(state.name) + " into " + quoted(table.state(intoClassId).name);
+        edit.moveLabels = std::pair(from, table.key(intoClassId));
+        state.live = false;
+        return {};
+    });
 }
 
 Expected<ActionInfo> ProjectStore::setClassColour(int classId, std::string_view colour)
 {
     LP_TRY(requireWritable("change a class's colour"));
-    auto table = ClassTable::load(*m_db);
-    if (!table)
-        return std::unexpected(table.error());
-    auto cls = existingClass(m_path, *table, classId);
-    if (!cls)
-        return std::unexpected(cls.error());
-    auto& [key, state] = *cls;
-    if (!isColour(colour))
-        return fail(m_path + ": '" + std::string(colour) + "' is not a colour like #4e79a7 (for the class "
-                    + quoted(state.name) + ")");
-    if (colour == state.colour)
-        return fail(m_path + ": the class " + quoted(state.name) + " has that colour already");
-    ClassEdit edit{"set the colour of class " + quoted(state.name) + " to " + std::string(colour), {}, std::nullopt};
-    state.colour = std::string(colour);
-    edit.states.emplace_back(key, state);
-    return recordClassEdit(*m_db, *table, edit);
+    return editClass(*m_db, classId, [&](const ClassTable&, ClassEdit& edit) -> Expected<void> {
+        auto& state = edit.states.front().second;
+        if (!isColour(colour))
+            return fail(m_path + ": '" + std::string(colour) + "' is not a colour like #4e79a7 (for the class "
+                        + quoted(state.name) + ")");
+        if (colour == state.colour)
+            return fail(m_path + ": the class " + quoted(state.name) + " has that colour already");
+        edit.description = "set the colour of class " + quoted(state.name) + " to " + std::string(colour);
+        state.colour = std::string(colour);
+        return {};
+    });
 }
 
 Expected<ActionInfo> ProjectStore::setClassHotkey(int classId, std::string_view hotkey)
 {
     LP_TRY(requireWritable("change a class's hotkey"));
-    auto table = ClassTable::load(*m_db);
-    if (!table)
-        return std::unexpected(table.error());
-    auto cls = existingClass(m_path, *table, classId);
-    if (!cls)
-        return std::unexpected(cls.error());
-    auto& [key, state] = *cls;
-    if (!isHotkey(hotkey))
-        return fail(m_path + ": '" + std::string(hotkey) + "' is not a hotkey (one character such as 1, or none) for the class "
-                    + quoted(state.name));
-    if (hotkey == state.hotkey)
-        return fail(m_path + ": the class " + quoted(state.name) + " has that hotkey already");
-    ClassEdit edit{hotkey.empty() ? "clear the hotkey of class " + quoted(state.name)
-                                  : "set the hotkey of class " + quoted(state.name) + " to " + std::string(hotkey),
-                   {}, std::nullopt};
-    // The key moves: the class that had it loses it, in the same action.
-    if (!hotkey.empty())
-        for (int other = 0; other < table->liveCount(); ++other)
-            if (other != classId && table->state(other).hotkey == hotkey) {
-                ClassState s = table->state(other);
-                s.hotkey.clear();
-                edit.states.emplace_back(table->key(other), s);
-            }
-    state.hotkey = std::string(hotkey);
-    edit.states.emplace_back(key, state);
-    return recordClassEdit(*m_db, *table, edit);
+    return editClass(*m_db, classId, [&](const ClassTable& table, ClassEdit& edit) -> Expected<void> {
+        auto& state = edit.states.front().second;
+        if (!isHotkey(hotkey))
+            return fail(m_path + ": '" + std::string(hotkey) + "' is not a hotkey (one character such as 1, or none) "
+                        + "for the class " + quoted(state.name));
+        if (hotkey == state.hotkey)
+            return fail(m_path + ": the class " + quoted(state.name) + " has that hotkey already");
+        edit.description = hotkey.empty() ? "clear the hotkey of class " + quoted(state.name)
+                                          : "set the hotkey of class " + quoted(state.name) + " to " + std::string(hotkey);
+        state.hotkey = std::string(hotkey);
+        // The key moves: the class that had it loses it, in the same action.
+        if (!hotkey.empty())
+            for (int other = 0; other < table.liveCount(); ++other)
+                if (other != classId && table.state(other).hotkey == hotkey) {
+                    ClassState s = table.state(other);
+                    s.hotkey.clear();
+                    edit.states.emplace_back(table.key(other), std::move(s));
+                }
+        return {};
+    });
 }
 
 } // namespace labelprop

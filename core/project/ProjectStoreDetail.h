@@ -86,6 +86,8 @@ public:
     [[nodiscard]] const std::map<std::int64_t, ClassState>& all() const { return m_all; } // by key
     [[nodiscard]] int liveCount() const { return int(m_liveKeys.size()); }
     [[nodiscard]] bool validId(int id) const { return id >= 0 && id < liveCount(); }
+    // validId(id), or an error naming the project file `path`, the id and how many classes there are.
+    [[nodiscard]] Expected<void> requireId(int id, const std::string& path) const;
     // The key of live class `id`; validId(id) must hold.
     [[nodiscard]] std::int64_t key(int id) const { return m_liveKeys[std::size_t(id)]; }
     // The id of the class with `key`, or -1 when it is gone (or unknown).

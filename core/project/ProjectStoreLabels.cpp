@@ -87,9 +87,8 @@ Expected<std::vector<std::optional<std::int64_t>>> classKeysOf(const SqliteDatab
         if (c.itemId < 1 || c.itemId > items->value_or(0))
             return fail(db.path() + ": item " + std::to_string(c.itemId - 1) + " does not exist (the project has "
                         + std::to_string(items->value_or(0)) + " items)");
-        if (c.classId != -1 && !classes->validId(c.classId))
-            return fail(db.path() + ": class id " + std::to_string(c.classId) + " does not exist (the project has "
-                        + std::to_string(classes->liveCount()) + " classes)");
+        if (c.classId != -1)
+            LP_TRY(classes->requireId(c.classId, db.path()));
         if (!seen.insert(c.itemId).second)
             return fail(db.path() + ": item " + std::to_string(c.itemId - 1)
                         + " appears twice in one action; give each item one label");
