@@ -238,7 +238,8 @@ public:
     // Every label of class `fromClassId` becomes `intoClassId`, keeping its source (an imported
     // label stays imported, so the audit still judges it), and `fromClassId` goes away: the ids
     // after it move down by one. ActionInfo::events counts the labels moved. undo() brings the
-    // class back at its place with exactly its labels and their sources.
+    // class back with exactly its labels and their sources, at its place (or last, when a label or
+    // an import named it since and ensureClass() brought it back there).
     [[nodiscard]] Expected<ActionInfo> mergeClass(int fromClassId, int intoClassId);
     // colour: "#rrggbb".
     [[nodiscard]] Expected<ActionInfo> setClassColour(int classId, std::string_view colour);
@@ -308,6 +309,8 @@ private:
 
     [[nodiscard]] Expected<void> requireWritable(std::string_view what) const;
     [[nodiscard]] Expected<void> recomputeItems(std::span<const std::int64_t> itemIds);
+    // After marking `action` undone or done: re-derives the classes from their events; true when a
+    // class's name or presence changed. Refuses a result with two classes of one name.
     [[nodiscard]] Expected<bool> recomputeClasses(const ActionInfo& action, bool undoing);
     [[nodiscard]] Expected<std::optional<ActionInfo>> setActionState(bool undoing);
 
