@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QtTest>
 
 #include <filesystem>
@@ -257,6 +258,95 @@ private slots:
         QVERIFY2(r.err.contains("warning: " + away + ": none of the 13 relative paths exists under " + tmp.path())
                      && r.err.contains("put the CSV in the folder the paths start from"),
                  qPrintable(r.err));
+    }
+
+    // Class edits from the command line: each is one action that 'project undo' and 'project redo'
+    // revert and repeat like labels; a merge moves the labels with their sources; the history and
+    // 'status --check' (which replays it) see them.
+    void classEditsUndoFromTheCommandLine()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        const auto paths = writeImageFolder(root, kClasses, 4); // 0-3 cat, 4-7 dog, 8-11 fox
+        const QString project = tmp.path() + "/pets.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--no-embed"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({"project", "label", project, "--item", "9", "--label", "dog"}); // a person's label, then merged
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto before = storedLabels(project.toStdString());
+
+        r = runCli({"project", "classes", project, "--merge", "fox", "--into", "dog"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("merge class 'fox' into 'dog' (3 labels moved)"), qPrintable(r.out));
+        QVERIFY2(!r.out.section('\n', 1).contains("fox"), qPrintable(r.out)); // the listing after the action line
+        QVERIFY2(r.out.contains(QRegularExpression("dog +8 labeled")), qPrintable(r.out));
+        auto status = statusJson(project); // --check replays the history
+        QCOMPARE(status["by_class"].toObject(), (QJsonObject{{"cat", 4}, {"dog", 8}}));
+        QCOMPARE(status["by_source"].toObject()["imported"].toInt(), 11);
+        QCOMPARE(status["by_source"].toObject()["human"].toInt(), 1);
+        QCOMPARE(status["undo"].toInt(), 2);
+        r = runCli({"project", "history", project});
+        QVERIFY2(r.out.contains("merge class 'fox' into 'dog' (3 labels)"), qPrintable(r.out));
+        r = runCli({"project", "history", project, "--item", "8"});
+        QVERIFY2(r.out.contains("fox (imported)") && r.out.contains("dog (imported)")
+                     && r.out.contains("merge class 'fox' into 'dog'"),
+                 qPrintable(r.out));
+
+        r = runCli({"project", "undo", project});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("undone: merge class 'fox' into 'dog' (3 items)"),
+                 qPrintable(r.err + r.out));
+        QCOMPARE(storedLabels(project.toStdString()), before);
+        QCOMPARE(statusJson(project)["by_class"].toObject(), (QJsonObject{{"cat", 4}, {"dog", 5}, {"fox", 3}}));
+        r = runCli({"project", "history", project, "--item", "8"});
+        QVERIFY2(r.out.contains("[undone]"), qPrintable(r.out));
+        r = runCli({"project", "redo", project});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("redone: merge class 'fox' into 'dog'"), qPrintable(r.err + r.out));
+        QCOMPARE(statusJson(project)["by_class"].toObject(), (QJsonObject{{"cat", 4}, {"dog", 8}}));
+        QCOMPARE(runCli({"project", "undo", project}).exitCode, 0);
+
+        // Rename, colour, hotkey and add: one action each, undone in the reverse order.
+        r = runCli({"project", "classes", project, "--add", "owl", "--rename", "cat=kitty", "--colour", "dog=#123456",
+                    "--hotkey", "fox=1"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("add class 'owl'\nrename class 'cat' to 'kitty'\nset the colour of class 'dog' to "
+                                "#123456\nset the hotkey of class 'fox' to 1\n"),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("-   #4e79a7  kitty +4 labeled"))
+                     && r.out.contains(QRegularExpression("2   #123456  dog")) && r.out.contains("1   #e15759  fox")
+                     && r.out.contains("4   #76b7b2  owl"),
+                 qPrintable(r.out));
+        QCOMPARE(statusJson(project)["undo"].toInt(), 5);
+        for (const char* undone : {"undone: set the hotkey of class 'fox' to 1\n", "undone: set the colour of class 'dog' to #123456\n",
+                                   "undone: rename class 'cat' to 'kitty'\n", "undone: add class 'owl'\n"}) {
+            r = runCli({"project", "undo", project});
+            QVERIFY2(r.exitCode == 0 && r.out == undone, qPrintable(r.err + r.out));
+        }
+        r = runCli({"project", "classes", project});
+        QCOMPARE(r.out, QString("1   #4e79a7  cat                      4 labeled\n"
+                                "2   #f28e2b  dog                      5 labeled\n"
+                                "3   #e15759  fox                      3 labeled\n"));
+        QCOMPARE(storedLabels(project.toStdString()), before);
+
+        // Mistakes exit 1 (2 for usage) with the reason, and change nothing.
+        const struct {
+            QStringList args;
+            int exitCode;
+            const char* message;
+        } mistakes[] = {
+            {{"--merge", "fox"}, 2, "give --merge and --into together"},
+            {{"--into", "dog"}, 2, "give --merge and --into together"},
+            {{"--merge", "fox", "--into", "fox"}, 1, "cannot merge the class 'fox' into itself"},
+            {{"--merge", "zebra", "--into", "dog"}, 1, "no class named 'zebra'"},
+            {{"--merge", "fox", "--into", "zebra"}, 1, "no class named 'zebra'"},
+            {{"--add", "dog"}, 1, "the class 'dog' exists already"},
+            {{"--hotkey", "fox=12"}, 1, "'12' is not a hotkey"},
+        };
+        for (const auto& m : mistakes) {
+            r = runCli(QStringList{"project", "classes", project} + m.args);
+            QVERIFY2(r.exitCode == m.exitCode && r.err.contains(m.message), qPrintable(m.args.join(' ') + ": " + r.err));
+        }
+        QCOMPARE(statusJson(project)["undo"].toInt(), 1);
+        QCOMPARE(statusJson(project)["redo"].toInt(), 4); // the merge's redo went with the first new action
     }
 
     void badImagesDoNotStopAProject()

@@ -1,6 +1,6 @@
-// The project store (core/ProjectStore and friends): history, undo/redo, derived labels, import
-// and re-import, relink, the embedding cache, export round trips, locks, schema versions, damaged
-// and foreign files, and a full disk.
+// The project store (core/ProjectStore and friends): history, undo/redo, derived labels, class
+// edits (undoable, merges), import and re-import, relink, the embedding cache, export round trips,
+// locks, schema versions and migration, damaged and foreign files, and a full disk.
 
 #include "ProjectTestSupport.h"
 #include "TestSupport.h"
@@ -18,6 +18,7 @@
 
 #include <filesystem>
 #include <map>
+#include <tuple>
 #include <sys/mount.h>
 
 using namespace labelprop;
@@ -82,6 +83,68 @@ std::map<std::int64_t, std::pair<int, LabelSource>> labelsOf(const ProjectStore&
 QByteArray fileBytes(const std::string& path)
 {
     return readFile(QString::fromStdString(path));
+}
+
+// Everything a class edit can change, comparable with QCOMPARE: the classes (id, name, colour,
+// hotkey), the labels by class id, and the labels by class name.
+using ClassRow = std::tuple<int, std::string, std::string, std::string>;
+struct ClassSnapshot {
+    std::vector<ClassRow> classes;
+    std::map<std::int64_t, std::pair<int, LabelSource>> labels;
+    std::map<std::int64_t, std::pair<std::string, LabelSource>> named;
+    bool operator==(const ClassSnapshot&) const = default;
+};
+
+ClassSnapshot snapshotOf(const ProjectStore& store)
+{
+    ClassSnapshot s;
+    auto classes = store.classes();
+    if (!classes)
+        qFatal("classes: %s", classes.error().message.c_str());
+    for (const auto& c : *classes) {
+        if (c.id != int(s.classes.size()))
+            qFatal("class ids are not dense: %d at %zu", c.id, s.classes.size());
+        s.classes.emplace_back(c.id, c.name, c.colour, c.hotkey);
+    }
+    s.labels = labelsOf(store);
+    for (const auto& [item, l] : s.labels)
+        s.named[item] = {(*classes)[std::size_t(l.first)].name, l.second};
+    return s;
+}
+
+std::vector<std::string> classNames(const ProjectStore& store)
+{
+    const auto classes = store.classes();
+    if (!classes)
+        qFatal("classes: %s", classes.error().message.c_str());
+    std::vector<std::string> out;
+    for (const auto& c : *classes)
+        out.push_back(c.name);
+    return out;
+}
+
+// A schema 1 project (before class edits were actions) as a build of that version wrote it:
+// three items, classes cat/dog/fox, an import, a person's label and an undone one (on the redo
+// stack). `brokenReference`: one label refers to a class that does not exist.
+void writeSchemaOneProject(const std::string& path, const std::string& root, bool brokenReference = false)
+{
+    auto db = SqliteDatabase::open(path, SqliteDatabase::Mode::Create);
+    if (!db)
+        qFatal("create: %s", db.error().message.c_str());
+    if (auto r = migrateSchema(**db, 0, 1, projectMigrations()); !r)
+        qFatal("schema 1: %s", r.error().message.c_str());
+    const std::string dog = brokenReference ? "9" : "1";
+    const std::string sql = "INSERT INTO meta VALUES('root', '" + root + "'), ('source_kind', 'folder'), "
+        "('source_location', '.'), ('created_ms', '0'), ('label_version', '5');"
+        "INSERT INTO settings VALUES('encoder', 'pca:8'), ('k', '7');"
+        "INSERT INTO items(id, path, size, added_ms) VALUES(1, 'a.png', 10, 0), (2, 'b.png', 10, 0), (3, 'c.png', 10, 0);"
+        "INSERT INTO classes VALUES(0, 'cat', '#4e79a7', '1'), (1, 'dog', '#f28e2b', '2'), (2, 'fox', '#e15759', '3');"
+        "INSERT INTO actions VALUES(1, 1, 'import labels', 1, 0), (2, 0, 'label item 0 as ''dog''', 2, 0),"
+        "  (3, 0, 'label item 2 as ''fox''', 3, 1);"
+        "INSERT INTO label_events VALUES(1, 1, 1, 0, 1), (2, 1, 2, " + dog + ", 1), (3, 2, 1, 1, 0), (4, 3, 3, 2, 0);"
+        "INSERT INTO current_labels VALUES(1, 1, 0, 3), (2, " + dog + ", 1, 2);";
+    if (auto r = (*db)->exec(sql, "writing a schema 1 project"); !r)
+        qFatal("%s", r.error().message.c_str());
 }
 
 } // namespace
@@ -405,6 +468,458 @@ private slots:
         QCOMPARE(store->currentReviews()->size(), std::size_t(1));
         QCOMPARE(labelsOf(*store).at(2), std::pair(0, LabelSource::Imported));
         QVERIFY(store->verifyDerivedState());
+    }
+
+    // Each class edit is one action on the undo stack shared with labels: undo restores the
+    // classes and labels exactly, redo repeats it, both survive a restart, and the history
+    // replays. A merge renumbers the classes after the one that goes.
+    void classEditsAreUndoableActions_data()
+    {
+        QTest::addColumn<QString>("edit");
+        QTest::addColumn<bool>("changesVersion"); // stored results name their classes
+        QTest::newRow("add") << "add" << true;
+        QTest::newRow("rename") << "rename" << true;
+        QTest::newRow("recolour") << "recolour" << false;
+        QTest::newRow("hotkey") << "hotkey" << false;
+        QTest::newRow("hotkey taken") << "hotkey taken" << false;
+        QTest::newRow("clear hotkey") << "clear hotkey" << false;
+        QTest::newRow("merge") << "merge" << true;
+    }
+    void classEditsAreUndoableActions()
+    {
+        QFETCH(QString, edit);
+        QFETCH(bool, changesVersion);
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 3); // items 1-3 cat, 4-6 dog, 7-9 fox (imported)
+        auto store = openOrDie(f.project);
+        const LabelChange fix[] = {{1, 1}}; // a person says the first cat is a dog
+        QVERIFY(store->applyLabels(fix, LabelSource::Human, "fix"));
+        const auto before = snapshotOf(*store);
+        const auto version = *store->labelVersion();
+        const auto undoable = store->counts()->undoable;
+
+        Expected<ActionInfo> action = fail("no edit");
+        if (edit == "add") {
+            auto added = store->addClass("owl");
+            QVERIFY2(added, added ? "" : added.error().message.c_str());
+            QCOMPARE(added->classId, 3);
+            action = added->action;
+        } else if (edit == "rename") {
+            action = store->renameClass(1, "wolf");
+        } else if (edit == "recolour") {
+            action = store->setClassColour(2, "#123456");
+        } else if (edit == "hotkey") {
+            action = store->setClassHotkey(0, "q");
+        } else if (edit == "hotkey taken") {
+            action = store->setClassHotkey(2, "1");
+        } else if (edit == "clear hotkey") {
+            action = store->setClassHotkey(1, "");
+        } else {
+            action = store->mergeClass(0, 2); // cat into fox
+        }
+        QVERIFY2(action, action ? "" : action.error().message.c_str());
+        QCOMPARE(action->kind, ActionKind::Class);
+        QVERIFY(store->verifyDerivedState());
+        const auto after = snapshotOf(*store);
+        QVERIFY(after != before);
+        QCOMPARE(*store->labelVersion() != version, changesVersion);
+        QCOMPARE(store->counts()->undoable, undoable + 1);
+        auto history = store->history(1);
+        QCOMPARE(history->front().id, action->id);
+        QCOMPARE(history->front().description, action->description);
+
+        // What each edit did; the labels keep their classes (by name) except in a merge.
+        if (edit == "add") {
+            QCOMPARE(after.classes.size(), std::size_t(4));
+            QCOMPARE(after.classes[3], ClassRow(3, "owl", "#76b7b2", "4")); // the next palette colour and free key
+            QCOMPARE(action->description, std::string("add class 'owl'"));
+        } else if (edit == "rename") {
+            QCOMPARE(std::get<1>(after.classes[1]), std::string("wolf"));
+            QCOMPARE(after.labels, before.labels);
+        } else if (edit == "recolour") {
+            QCOMPARE(std::get<2>(after.classes[2]), std::string("#123456"));
+        } else if (edit == "hotkey") {
+            QCOMPARE(std::get<3>(after.classes[0]), std::string("q"));
+        } else if (edit == "hotkey taken") {
+            // One action moves the key: fox gets 1, cat loses it.
+            QCOMPARE(std::get<3>(after.classes[2]), std::string("1"));
+            QCOMPARE(std::get<3>(after.classes[0]), std::string(""));
+            QCOMPARE(action->description, std::string("set the hotkey of class 'fox' to 1"));
+        } else if (edit == "clear hotkey") {
+            QCOMPARE(std::get<3>(after.classes[1]), std::string(""));
+        } else {
+            QCOMPARE(classNames(*store), (std::vector<std::string>{"dog", "fox"}));
+            QCOMPARE(action->events, std::int64_t(2)); // the two cats left; the third is the person's dog
+            for (const auto& [item, l] : before.named) {
+                const std::string name = l.first == "cat" ? "fox" : l.first;
+                QCOMPARE(after.named.at(item), std::pair(name, l.second)); // the source is kept
+            }
+            QCOMPARE(after.labels.at(1), std::pair(0, LabelSource::Human)); // dog moved from id 1 to 0
+        }
+        if (edit != "merge" && edit != "rename")
+            QCOMPARE(after.named, before.named);
+
+        auto undone = store->undo();
+        QVERIFY2(undone && *undone, undone ? "" : undone.error().message.c_str());
+        QCOMPARE((*undone)->id, action->id);
+        QCOMPARE(snapshotOf(*store), before);
+        QCOMPARE(*store->labelVersion() != version, changesVersion);
+        QVERIFY(store->verifyDerivedState());
+        auto redone = store->redo();
+        QVERIFY(redone && *redone);
+        QCOMPARE((*redone)->id, action->id);
+        QCOMPARE(snapshotOf(*store), after);
+        QVERIFY(store->verifyDerivedState());
+
+        // A restart keeps the edit and its place on the stack.
+        store.reset();
+        store = openOrDie(f.project);
+        QCOMPARE(snapshotOf(*store), after);
+        QVERIFY(store->verifyDerivedState());
+        QVERIFY(store->undo());
+        QCOMPARE(snapshotOf(*store), before);
+        store.reset();
+        store = openOrDie(f.project);
+        QCOMPARE(snapshotOf(*store), before);
+        QCOMPARE(store->counts()->redoable, std::int64_t(1));
+        // The stack is shared, in the order things happened: the next undo is the label.
+        auto label = store->undo();
+        QVERIFY(label && *label);
+        QCOMPARE((*label)->description, std::string("fix"));
+        QVERIFY(store->redo());
+        QVERIFY(store->redo());
+        QCOMPARE(snapshotOf(*store), after);
+        // A new action clears the redo stack, class edits included.
+        QVERIFY(store->undo());
+        const LabelChange other[] = {{5, 0}};
+        QVERIFY(store->applyLabels(other, LabelSource::Human, "other"));
+        auto none = store->redo();
+        QVERIFY(none && !*none);
+        QVERIFY(store->verifyDerivedState());
+        QCOMPARE(store->history(10, true)->at(1).id, action->id); // it stays in the history, undone
+        QVERIFY(store->history(10, true)->at(1).undone);
+    }
+
+    // All labels of the merged class move, whatever their source, and keep it; undo brings back
+    // exactly those labels; stored results are out of date; the item history tells it.
+    void mergeKeepsSourcesAndUndoRestoresThem()
+    {
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 4); // items 1-4 cat, 5-8 dog, 9-12 fox (imported)
+        auto store = openOrDie(f.project);
+        const LabelChange human[] = {{1, 1}};
+        const LabelChange bulk[] = {{9, 1}, {10, 1}};
+        const LabelChange removed[] = {{6, -1}};
+        QVERIFY(store->applyLabels(human, LabelSource::Human, "human"));
+        QVERIFY(store->applyLabels(bulk, LabelSource::Bulk, "bulk"));
+        QVERIFY(store->applyLabels(removed, LabelSource::Human, "remove"));
+        QVERIFY(store->review(2, ReviewDecision::Relabeled, 1)); // accepted
+        QVERIFY(store->review(5, ReviewDecision::Kept));
+        StoredPropagation result;
+        result.classes = {"cat", "dog", "fox"};
+        result.labelVersion = *store->labelVersion();
+        QVERIFY(store->savePropagation(result));
+        const auto before = snapshotOf(*store);
+        const auto countsBefore = *store->counts();
+        const auto reviews = *store->currentReviews();
+        // dog (id 1) into fox (id 2): fox becomes id 1.
+        auto merged = store->mergeClass(1, 2);
+        QVERIFY2(merged, merged ? "" : merged.error().message.c_str());
+        QCOMPARE(merged->description, std::string("merge class 'dog' into 'fox'"));
+        QCOMPARE(merged->events, std::int64_t(7)); // 1 human, 2 accepted, 5 7 8 imported, 9 10 bulk
+        QVERIFY(store->verifyDerivedState());
+        QCOMPARE(classNames(*store), (std::vector<std::string>{"cat", "fox"}));
+        const auto after = snapshotOf(*store);
+        QCOMPARE(after.labels.size(), before.labels.size());
+        for (const auto& [item, l] : before.named)
+            QCOMPARE(after.named.at(item), std::pair(l.first == "dog" ? std::string("fox") : l.first, l.second));
+        QCOMPARE(after.labels.at(2), std::pair(1, LabelSource::Accepted));
+        QCOMPARE(after.labels.at(12), std::pair(1, LabelSource::Imported));
+        QCOMPARE(*store->currentReviews(), reviews);
+        auto counts = store->counts();
+        QCOMPARE(counts->byClass, (std::vector<std::int64_t>{2, 9}));
+        QCOMPARE(counts->bySource, countsBefore.bySource);
+        QCOMPARE(counts->labeled, countsBefore.labeled);
+        QVERIFY((*store->latestPropagation())->labelVersion != *store->labelVersion()); // out of date
+        // The item's history tells the move; the class is gone, but its events still name it.
+        auto events = store->itemHistory(9);
+        QCOMPARE(events->size(), std::size_t(3)); // imported fox, bulk dog, the merge
+        QCOMPARE(events->back().description, merged->description);
+        QCOMPARE(events->back().className, std::string("fox"));
+        QCOMPARE(events->back().source, LabelSource::Bulk);
+        QCOMPARE(events->at(1).className, std::string("dog"));
+        QCOMPARE(events->at(1).classId, std::optional<int>(-1));
+        store.reset();
+        store = openOrDie(f.project);
+        QCOMPARE(snapshotOf(*store), after);
+        QVERIFY(store->verifyDerivedState());
+
+        // Work on after the merge, then undo it all: labels and ids come back exactly.
+        const LabelChange later[] = {{3, 1}};
+        QVERIFY(store->applyLabels(later, LabelSource::Human, "later"));
+        QVERIFY(store->undo());
+        auto undone = store->undo();
+        QVERIFY2(undone && *undone, undone ? "" : undone.error().message.c_str());
+        QCOMPARE((*undone)->description, merged->description);
+        QCOMPARE((*undone)->events, std::int64_t(7));
+        QCOMPARE(snapshotOf(*store), before);
+        QCOMPARE(*store->currentReviews(), reviews);
+        QVERIFY(store->verifyDerivedState());
+        events = store->itemHistory(9);
+        QCOMPARE(events->back().undone, true);
+        QCOMPARE(events->at(1).classId, std::optional<int>(1)); // dog again
+        QVERIFY(store->redo());
+        QCOMPARE(snapshotOf(*store), after);
+        QVERIFY(store->undo());
+        store.reset();
+        store = openOrDie(f.project);
+        QCOMPARE(snapshotOf(*store), before);
+        QVERIFY(store->verifyDerivedState());
+    }
+
+    // Bad class edits say what is wrong and change nothing.
+    void classEditErrorsChangeNothing()
+    {
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 2);
+        auto store = openOrDie(f.project);
+        const auto before = snapshotOf(*store);
+        const auto version = *store->labelVersion();
+        const auto actions = store->history(100, true)->size();
+        const auto message = [](const auto& r) { return r ? std::string("(no error)") : r.error().message; };
+        const std::string catColour = std::get<2>(before.classes[0]);
+        const std::pair<std::string, std::string> cases[] = {
+            {message(store->addClass("cat")), "the class 'cat' exists already"},
+            {message(store->addClass("")), "a class name cannot be empty"},
+            {message(store->renameClass(0, "")), "cannot rename the class 'cat' to an empty name"},
+            {message(store->renameClass(0, "dog")), "another class has that name (merge them instead)"},
+            {message(store->renameClass(0, "cat")), "the class 'cat' has that name already"},
+            {message(store->renameClass(7, "x")), "class id 7 does not exist (the project has 3 classes)"},
+            {message(store->mergeClass(1, 1)), "cannot merge the class 'dog' into itself"},
+            {message(store->mergeClass(0, 3)), "class id 3 does not exist"},
+            {message(store->mergeClass(-1, 0)), "class id -1 does not exist"},
+            {message(store->setClassColour(0, "red")), "'red' is not a colour like #4e79a7 (for the class 'cat')"},
+            {message(store->setClassColour(0, "#12345g")), "'#12345g' is not a colour"},
+            {message(store->setClassColour(0, catColour)), "the class 'cat' has that colour already"},
+            {message(store->setClassHotkey(0, "12")), "'12' is not a hotkey"},
+            {message(store->setClassHotkey(0, " ")), "' ' is not a hotkey"},
+            {message(store->setClassHotkey(0, "1")), "the class 'cat' has that hotkey already"},
+        };
+        for (const auto& [got, expected] : cases) {
+            QVERIFY2(got.find(expected) != std::string::npos, (got + " / expected: " + expected).c_str());
+            QVERIFY2(got.starts_with(f.project + ": "), got.c_str()); // names the project
+        }
+        QCOMPARE(snapshotOf(*store), before);
+        QCOMPARE(*store->labelVersion(), version);
+        QCOMPARE(store->history(100, true)->size(), actions);
+        QVERIFY(store->verifyDerivedState());
+        store.reset();
+        auto reader = openOrDie(f.project, ProjectStore::Access::ReadOnly);
+        const std::string refused[] = {message(reader->addClass("owl")), message(reader->renameClass(0, "kitty")),
+                                       message(reader->mergeClass(0, 1)), message(reader->setClassColour(0, "#000000")),
+                                       message(reader->setClassHotkey(0, "")), message(reader->ensureClass("owl"))};
+        for (const auto& r : refused)
+            QVERIFY2(r.find("opened read-only") != std::string::npos, r.c_str());
+        QCOMPARE(*reader->ensureClass("dog"), 1); // looking one up is fine
+        QCOMPARE(snapshotOf(*reader), before);
+    }
+
+    // Imports are not undone. A class an import brings back after a merge is the merged class
+    // itself, so the merge still undoes; a name or a label an import gave since blocks the undo,
+    // which then says why and changes nothing.
+    void importsAfterClassEdits_data()
+    {
+        QTest::addColumn<QString>("edit");
+        QTest::addColumn<QString>("undoError"); // empty: the undo works
+        QTest::newRow("merge, then an import of the merged class") << "merge" << "";
+        QTest::newRow("rename, then an import of the old name") << "rename" << "another class has that name now";
+        QTest::newRow("add, then an import labels with it")
+            << "add" << "item 0 is labeled with the class 'owl', which is gone";
+    }
+    void importsAfterClassEdits()
+    {
+        QFETCH(QString, edit);
+        QFETCH(QString, undoError);
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 2); // items 1-2 cat, 3-4 dog, 5-6 fox (imported)
+        auto store = openOrDie(f.project);
+        if (edit == "merge")
+            QVERIFY(store->mergeClass(2, 1)); // fox into dog
+        else if (edit == "rename")
+            QVERIFY(store->renameClass(2, "vixen"));
+        else
+            QVERIFY(store->addClass("owl"));
+        if (edit == "add") {
+            const std::string csv = tmp.path().toStdString() + "/owl.csv";
+            writeFile(QString::fromStdString(csv), QByteArray::fromStdString("path,label\n" + f.paths[0] + ",owl\n"));
+            auto r = importLabelFile(*store, csv);
+            QVERIFY2(r, r ? "" : r.error().message.c_str());
+            QCOMPARE(r->applied, std::int64_t(1));
+        } else {
+            // A re-import: the fox folder's imported labels follow the source again.
+            auto source = openImageSource(f.root.string(), SourceKind::ImageFolder);
+            QVERIFY(importSource(*store, **source, {}));
+        }
+        QVERIFY(store->verifyDerivedState());
+        const auto before = snapshotOf(*store);
+        const auto version = *store->labelVersion();
+        if (edit == "merge") {
+            // fox is back (last), with the labels the import gave it.
+            QCOMPARE(classNames(*store), (std::vector<std::string>{"cat", "dog", "fox"}));
+            QCOMPARE(before.named.at(5).first, std::string("fox"));
+        }
+        auto undone = store->undo();
+        if (undoError.isEmpty()) {
+            QVERIFY2(undone && *undone, undone ? "" : undone.error().message.c_str());
+            QCOMPARE(classNames(*store), (std::vector<std::string>{"cat", "dog", "fox"}));
+            QCOMPARE(snapshotOf(*store).named.at(5), std::pair(std::string("fox"), LabelSource::Imported));
+            QVERIFY(store->verifyDerivedState());
+            QVERIFY(store->redo());
+            QCOMPARE(snapshotOf(*store), before);
+        } else {
+            QVERIFY(!undone);
+            QVERIFY2(undone.error().message.find(undoError.toStdString()) != std::string::npos,
+                     undone.error().message.c_str());
+            QVERIFY2(undone.error().message.find("Nothing was changed") != std::string::npos,
+                     undone.error().message.c_str());
+            QCOMPARE(snapshotOf(*store), before);
+            QCOMPARE(*store->labelVersion(), version);
+            QCOMPARE(store->counts()->undoable, std::int64_t(1));
+        }
+        QVERIFY(store->verifyDerivedState());
+    }
+
+    // A class a person merged away comes back when a label or an import names it again: as the
+    // last class (so the ids callers hold stay valid), with its colour and hotkey where free.
+    void aMergedClassComesBackLast()
+    {
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 2); // items 1-2 cat, 3-4 dog, 5-6 fox
+        auto store = openOrDie(f.project);
+        const auto dog = snapshotOf(*store).classes[1];
+        QVERIFY(store->mergeClass(1, 0)); // dog into cat
+        auto id = store->ensureClass("dog");
+        QVERIFY(id);
+        QCOMPARE(*id, 2);
+        QCOMPARE(snapshotOf(*store).classes.back(), ClassRow(2, "dog", std::get<2>(dog), std::get<3>(dog)));
+        QCOMPARE(snapshotOf(*store).named.at(3).first, std::string("cat"));
+        QVERIFY(store->verifyDerivedState());
+        // Undoing the merge gives dog its labels back; it keeps its new place.
+        QVERIFY(store->undo());
+        QCOMPARE(classNames(*store), (std::vector<std::string>{"cat", "fox", "dog"}));
+        QCOMPARE(snapshotOf(*store).named.at(3), std::pair(std::string("dog"), LabelSource::Imported));
+        QVERIFY(store->verifyDerivedState());
+        auto added = store->addClass("owl");
+        QVERIFY(added);
+        QCOMPARE(added->classId, 3);
+        QVERIFY(store->verifyDerivedState());
+    }
+
+    // A project from before class edits were actions (schema 1) opens for writing, moves to the
+    // current schema with its classes, labels and undo stack as they were, and its classes can be
+    // edited and undone from then on.
+    void schemaOneProjectMigrates()
+    {
+        QTemporaryDir tmp;
+        const std::string path = tmp.path().toStdString() + "/old.labelprop";
+        writeSchemaOneProject(path, tmp.path().toStdString());
+        auto reader = ProjectStore::open(path, ProjectStore::Access::ReadOnly);
+        QVERIFY(!reader);
+        QVERIFY2(reader.error().message.find("older Labelprop (project schema 1)") != std::string::npos,
+                 reader.error().message.c_str());
+        auto store = openOrDie(path);
+        auto s = snapshotOf(*store);
+        QCOMPARE(s.classes, (std::vector<ClassRow>{{0, "cat", "#4e79a7", "1"}, {1, "dog", "#f28e2b", "2"},
+                                                   {2, "fox", "#e15759", "3"}}));
+        QCOMPARE(s.labels, (std::map<std::int64_t, std::pair<int, LabelSource>>{{1, {1, LabelSource::Human}},
+                                                                               {2, {1, LabelSource::Imported}}}));
+        QCOMPARE(*store->labelVersion(), std::int64_t(5));
+        QCOMPARE(store->settings()->k, 7);
+        QCOMPARE(store->counts()->undoable, std::int64_t(1));
+        QCOMPARE(store->counts()->redoable, std::int64_t(1));
+        QVERIFY(store->verifyDerivedState());
+        QVERIFY(store->checkFileIntegrity());
+        // The old redo stack still works, then class edits join the same stack.
+        QVERIFY(store->redo());
+        QCOMPARE(labelsOf(*store).at(3), std::pair(2, LabelSource::Human));
+        const auto before = snapshotOf(*store);
+        auto merged = store->mergeClass(2, 0); // fox into cat
+        QVERIFY2(merged, merged ? "" : merged.error().message.c_str());
+        QCOMPARE(labelsOf(*store).at(3), std::pair(0, LabelSource::Human));
+        QVERIFY(store->verifyDerivedState());
+        store.reset();
+        {
+            auto db = SqliteDatabase::open(path, SqliteDatabase::Mode::ReadOnly);
+            QCOMPARE((*db)->queryInteger("PRAGMA user_version")->value_or(0), std::int64_t(ProjectStore::kSchemaVersion));
+            std::int64_t dangling = 0;
+            QVERIFY((*db)->forEachRow("PRAGMA foreign_key_check", "test", [&](const SqliteStatement&) { ++dangling; }));
+            QCOMPARE(dangling, std::int64_t(0));
+        }
+        store = openOrDie(path);
+        QVERIFY(store->undo());
+        QCOMPARE(snapshotOf(*store), before);
+        QVERIFY(store->verifyDerivedState());
+        QCOMPARE(store->history(10)->front().description, std::string("label item 2 as 'fox'"));
+    }
+
+    // A schema 1 file whose labels refer to a class that does not exist cannot be upgraded: the
+    // upgrade says so and leaves the file at schema 1.
+    void brokenSchemaOneProjectIsNotUpgraded()
+    {
+        QTemporaryDir tmp;
+        const std::string path = tmp.path().toStdString() + "/old.labelprop";
+        writeSchemaOneProject(path, tmp.path().toStdString(), true);
+        auto store = ProjectStore::open(path, ProjectStore::Access::ReadWrite);
+        QVERIFY(!store);
+        const auto& message = store.error().message;
+        QVERIFY2(message.find("cannot upgrade the project to schema 2: ") != std::string::npos
+                     && message.find("refers to a missing classes row") != std::string::npos,
+                 message.c_str());
+        auto db = SqliteDatabase::open(path, SqliteDatabase::Mode::ReadOnly);
+        QCOMPARE((*db)->queryInteger("PRAGMA user_version")->value_or(0), std::int64_t(1));
+        QCOMPARE((*db)->queryInteger("SELECT count(*) FROM classes")->value_or(0), std::int64_t(3));
+        QVERIFY(!(*db)->queryInteger("SELECT count(*) FROM class_events")); // no such table: nothing was done
+    }
+
+    // verifyDerivedState() (status --check) replays the class history too: a class or label table
+    // changed behind the history's back is found and named.
+    void verifyFindsStateTheHistoryDoesNotGive_data()
+    {
+        QTest::addColumn<QString>("sql");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("class renamed") << "UPDATE classes SET name = 'wolf' WHERE id = 1"
+                                       << "the stored class 'wolf' does not match its history (which gives 'dog',";
+        QTest::newRow("class gone") << "UPDATE classes SET live = 0 WHERE id = 2"
+                                    << "the stored class 'fox' does not match its history";
+        QTest::newRow("class without history")
+            << "INSERT INTO classes(id, name, colour, hotkey, position, live) VALUES(7, 'owl', '#000000', '', 7, 1)"
+            << "the class 'owl' has no history";
+        QTest::newRow("label of a gone class")
+            << "UPDATE classes SET live = 0 WHERE id = 2; INSERT INTO class_events(action_id, class_id, name, colour, "
+               "hotkey, position, live) SELECT NULL, id, name, colour, hotkey, position, 0 FROM classes WHERE id = 2"
+            << "item 4 is labeled with the class 'fox', which is gone";
+        QTest::newRow("label changed") << "UPDATE current_labels SET class_id = 0 WHERE item_id = 4"
+                                       << "item 3: the stored label does not match the history";
+    }
+    void verifyFindsStateTheHistoryDoesNotGive()
+    {
+        QFETCH(QString, sql);
+        QFETCH(QString, message);
+        QTemporaryDir tmp;
+        const auto f = makeFixture(tmp, 2); // items 1-2 cat, 3-4 dog, 5-6 fox
+        {
+            auto store = openOrDie(f.project);
+            QVERIFY(store->renameClass(0, "kitty"));
+            QVERIFY(store->verifyDerivedState());
+        }
+        {
+            auto db = SqliteDatabase::open(f.project, SqliteDatabase::Mode::ReadWrite);
+            QVERIFY((*db)->exec(sql.toStdString(), "test"));
+        }
+        auto store = openOrDie(f.project, ProjectStore::Access::ReadOnly);
+        auto r = store->verifyDerivedState();
+        QVERIFY(!r);
+        QVERIFY2(r.error().message.find(message.toStdString()) != std::string::npos, r.error().message.c_str());
     }
 
     void exportThenImportReproducesLabels_data()

@@ -141,10 +141,6 @@ int runProjectHistory(const std::vector<std::string>& args)
     auto store = openProject(parser, ProjectStore::Access::ReadOnly, "history");
     if (!store)
         return reportError(store.error());
-    auto classes = (*store)->classes();
-    if (!classes)
-        return reportError(classes.error());
-    const auto className = [&](int id) { return id < 0 ? std::string("(removed)") : (*classes)[std::size_t(id)].name; };
     if (auto itemText = parser.value("item")) {
         auto item = resolveItem(**store, *itemText);
         if (!item)
@@ -156,7 +152,8 @@ int runProjectHistory(const std::vector<std::string>& args)
             std::printf("item %lld has never been labeled or reviewed\n", (long long)(*item - 1));
         for (const auto& e : *events) {
             const std::string what = e.decision ? "review: " + std::string(reviewDecisionName(*e.decision))
-                                                : className(*e.classId) + " (" + std::string(labelSourceName(e.source)) + ")";
+                                                : (e.className.empty() ? std::string("(removed)") : e.className) + " ("
+                                                      + std::string(labelSourceName(e.source)) + ")";
             std::printf("%s  %-32s %s%s\n", formatTime(e.timeMs).c_str(), what.c_str(), e.description.c_str(),
                         e.undone ? "  [undone]" : "");
         }

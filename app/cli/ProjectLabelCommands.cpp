@@ -1,5 +1,6 @@
 // `labelprop-cli project label|undo|redo|review|classes`: the commands that change labels and
-// the label set. Each labeling call is one action of the store (one transaction, one undo step).
+// the label set. Each labeling call and each class edit is one action of the store (one
+// transaction, one undo step).
 
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
@@ -164,7 +165,7 @@ int runProjectLabel(const std::vector<std::string>& args)
 int runProjectUndoRedo(const std::vector<std::string>& args, bool undo)
 {
     ArgumentParser parser(undo ? "project undo" : "project redo",
-                          undo ? "Undo the latest labeling or review action (imports are not undone)."
+                          undo ? "Undo the latest labeling, review or class action (imports are not undone)."
                                : "Redo the most recently undone action.");
     parser.addPositional("PROJECT", "the project file");
     if (auto exit = parseOrExit(parser, args))
@@ -179,8 +180,11 @@ int runProjectUndoRedo(const std::vector<std::string>& args, bool undo)
         std::printf("nothing to %s\n", undo ? "undo" : "redo");
         return 0;
     }
-    std::printf("%s: %s (%lld items)\n", undo ? "undone" : "redone", (*action)->description.c_str(),
-                (long long)(*action)->events);
+    if ((*action)->kind == ActionKind::Class && (*action)->events == 0) // a class edit that moved no labels
+        std::printf("%s: %s\n", undo ? "undone" : "redone", (*action)->description.c_str());
+    else
+        std::printf("%s: %s (%lld items)\n", undo ? "undone" : "redone", (*action)->description.c_str(),
+                    (long long)(*action)->events);
     return 0;
 }
 
@@ -244,25 +248,31 @@ int runProjectClasses(const std::vector<std::string>& args)
 {
     ArgumentParser parser("project classes",
                           "List the classes with their hotkey, colour and count, or change them: add one, rename "
-                          "one (its labels follow), set a colour or a hotkey.");
+                          "one (its labels follow), merge one into another (its labels move there, keeping their "
+                          "sources, and it goes away), set a colour or a hotkey. Each change is one action, saved "
+                          "before the command returns; 'project undo' reverts it.");
     parser.addPositional("PROJECT", "the project file");
     parser.addOption("add", "NAME", "add a class");
     parser.addOption("rename", "OLD=NEW", "rename a class");
+    parser.addOption("merge", "NAME", "merge this class into the one --into names: its labels move there");
+    parser.addOption("into", "NAME", "the class that --merge merges into");
     parser.addOption("colour", "NAME=#RRGGBB", "set a class's colour");
     parser.addOption("hotkey", "NAME=KEY", "set a class's hotkey (one character; empty for none)");
     if (auto exit = parseOrExit(parser, args))
         return *exit;
-    const bool changing = parser.value("add") || parser.value("rename") || parser.value("colour") || parser.value("hotkey");
+    if (parser.value("merge").has_value() != parser.value("into").has_value()) {
+        std::fprintf(stderr, "labelprop-cli project classes: give --merge and --into together\n");
+        return kExitUsage;
+    }
+    const bool changing = parser.value("add") || parser.value("rename") || parser.value("merge")
+        || parser.value("colour") || parser.value("hotkey");
     auto store = openProject(parser, changing ? ProjectStore::Access::ReadWrite : ProjectStore::Access::ReadOnly,
                              "classes");
     if (!store)
         return reportError(store.error());
-    auto classes = (*store)->classes();
-    if (!classes)
-        return reportError(classes.error());
-    // Each change re-reads the classes, so one call can combine changes to the same class.
+    // Each change re-reads the classes (a merge renumbers them), so one call can combine changes.
     const auto find = [&](const std::string& name) -> Expected<ProjectClass> {
-        classes = (*store)->classes();
+        auto classes = (*store)->classes();
         if (!classes)
             return std::unexpected(classes.error());
         for (const auto& c : *classes)
@@ -270,11 +280,18 @@ int runProjectClasses(const std::vector<std::string>& args)
                 return c;
         return fail((*store)->path() + ": no class named '" + name + "'");
     };
+    const auto done = [](const Expected<ActionInfo>& action) {
+        if (!action)
+            return reportError(action.error());
+        std::printf("%s\n", action->description.c_str());
+        return 0;
+    };
     if (auto name = parser.value("add")) {
-        if (find(*name))
-            return reportError(Error{(*store)->path() + ": the class '" + *name + "' exists already"});
-        if (auto r = (*store)->ensureClass(*name); !r)
-            return reportError(r.error());
+        auto added = (*store)->addClass(*name);
+        if (!added)
+            return reportError(added.error());
+        if (int rc = done(added->action); rc != 0)
+            return rc;
     }
     if (auto text = parser.value("rename")) {
         auto a = splitAssignment(*text, "rename");
@@ -283,12 +300,20 @@ int runProjectClasses(const std::vector<std::string>& args)
         auto c = find(a->first);
         if (!c)
             return reportError(c.error());
-        if (a->second.empty() || find(a->second))
-            return reportError(Error{(*store)->path() + ": cannot rename '" + a->first + "' to '" + a->second
-                                     + "': the new name is empty or taken"});
-        c->name = a->second;
-        if (auto r = (*store)->updateClass(*c); !r)
-            return reportError(r.error());
+        if (int rc = done((*store)->renameClass(c->id, a->second)); rc != 0)
+            return rc;
+    }
+    if (auto from = parser.value("merge")) {
+        auto c = find(*from);
+        if (!c)
+            return reportError(c.error());
+        auto into = find(*parser.value("into"));
+        if (!into)
+            return reportError(into.error());
+        auto action = (*store)->mergeClass(c->id, into->id);
+        if (!action)
+            return reportError(action.error());
+        std::printf("%s (%lld labels moved)\n", action->description.c_str(), (long long)action->events);
     }
     if (auto text = parser.value("colour")) {
         auto a = splitAssignment(*text, "colour");
@@ -297,12 +322,9 @@ int runProjectClasses(const std::vector<std::string>& args)
         auto c = find(a->first);
         if (!c)
             return reportError(c.error());
-        const auto& v = a->second;
-        if (v.size() != 7 || v[0] != '#' || v.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos)
-            return reportError(Error{"--colour: '" + v + "' is not a colour like #4e79a7"});
-        c->colour = v;
-        if (auto r = (*store)->updateClass(*c); !r)
-            return reportError(r.error());
+        if (c->colour != a->second) // asking for the colour it has is not an error
+            if (int rc = done((*store)->setClassColour(c->id, a->second)); rc != 0)
+                return rc;
     }
     if (auto text = parser.value("hotkey")) {
         auto a = splitAssignment(*text, "hotkey");
@@ -311,20 +333,11 @@ int runProjectClasses(const std::vector<std::string>& args)
         auto c = find(a->first);
         if (!c)
             return reportError(c.error());
-        if (a->second.size() > 1)
-            return reportError(Error{"--hotkey: a hotkey is one character, got '" + a->second + "'"});
-        for (auto& other : *classes)
-            if (!a->second.empty() && other.hotkey == a->second && other.id != c->id) {
-                // The key moves: the class that had it loses it.
-                other.hotkey.clear();
-                if (auto r = (*store)->updateClass(other); !r)
-                    return reportError(r.error());
-            }
-        c->hotkey = a->second;
-        if (auto r = (*store)->updateClass(*c); !r)
-            return reportError(r.error());
+        if (c->hotkey != a->second)
+            if (int rc = done((*store)->setClassHotkey(c->id, a->second)); rc != 0)
+                return rc;
     }
-    classes = (*store)->classes();
+    auto classes = (*store)->classes();
     auto counts = (*store)->counts();
     if (!classes)
         return reportError(classes.error());

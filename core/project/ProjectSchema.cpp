@@ -2,6 +2,7 @@
 
 #include "core/project/SqliteDatabase.h"
 
+#include <optional>
 #include <string>
 
 namespace labelprop {
@@ -108,8 +109,50 @@ CREATE TABLE propagation(
 );
 )sql";
 
+// Version 2: class edits are actions like labeling (undoable, in the history). A class's state is
+// derived from its class events the way an item's label is derived from its label events, and a
+// class merged away keeps its row (nothing is deleted; its labels' history refers to it). So names
+// are unique among live classes only: SQLite cannot drop v1's UNIQUE(name), hence the rebuild
+// (same ids; runs with foreign keys off, see migrateSchema). actions.kind gains 4: a class edit.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE classes_v2(
+    id INTEGER PRIMARY KEY,            -- stable key, referenced by the events; never reused
+    name TEXT NOT NULL,
+    colour TEXT NOT NULL,              -- '#rrggbb'
+    hotkey TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL,         -- display order; the API numbers the live classes 0..n-1 by it
+    live INTEGER NOT NULL DEFAULT 1    -- 0: merged away, or its addition was undone
+);
+INSERT INTO classes_v2(id, name, colour, hotkey, position, live) SELECT id, name, colour, hotkey, id, 1 FROM classes;
+DROP TABLE classes;
+ALTER TABLE classes_v2 RENAME TO classes;
+CREATE UNIQUE INDEX classes_by_live_name ON classes(name) WHERE live = 1;
+
+-- Each event is the class's whole state after it. The derived `classes` row is the latest event
+-- that counts (its action is done, or it has none), else the class's first event with live = 0.
+CREATE TABLE class_events(
+    id INTEGER PRIMARY KEY,
+    action_id INTEGER REFERENCES actions(id), -- NULL: setup, never undone (a class an import or a label
+                                              -- added, or one the project had before schema 2)
+    class_id INTEGER NOT NULL REFERENCES classes(id),
+    name TEXT NOT NULL,
+    colour TEXT NOT NULL,
+    hotkey TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    live INTEGER NOT NULL
+);
+CREATE INDEX class_events_by_class ON class_events(class_id, id);
+CREATE INDEX class_events_by_action ON class_events(action_id);
+INSERT INTO class_events(action_id, class_id, name, colour, hotkey, position, live)
+    SELECT NULL, id, name, colour, hotkey, position, live FROM classes ORDER BY id;
+
+-- A merge finds the labels of a class without scanning every label.
+CREATE INDEX current_labels_by_class ON current_labels(class_id);
+)sql";
+
 constexpr SchemaMigration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 } // namespace
@@ -121,6 +164,23 @@ std::span<const SchemaMigration> projectMigrations()
 
 Expected<void> migrateSchema(SqliteDatabase& db, int from, int to, std::span<const SchemaMigration> migrations)
 {
+    // A step may rebuild a table that others reference (SQLite's way to change a constraint); with
+    // foreign keys on, dropping the old table would fail or cascade. The pragma is a no-op inside a
+    // transaction, so it is switched off around it and the keys are checked before the commit.
+    auto foreignKeys = db.queryInteger("PRAGMA foreign_keys");
+    if (!foreignKeys)
+        return std::unexpected(foreignKeys.error());
+    if (auto r = db.exec("PRAGMA foreign_keys = OFF", "upgrading the project's schema"); !r)
+        return r;
+    struct RestoreForeignKeys {
+        SqliteDatabase& db;
+        bool on;
+        ~RestoreForeignKeys()
+        {
+            if (on)
+                (void)db.exec("PRAGMA foreign_keys = ON", "upgrading the project's schema");
+        }
+    } restore{db, foreignKeys->value_or(0) != 0};
     auto tx = SqliteTransaction::begin(db, "upgrading the project's schema");
     if (!tx)
         return std::unexpected(tx.error());
@@ -142,6 +202,18 @@ Expected<void> migrateSchema(SqliteDatabase& db, int from, int to, std::span<con
         return r;
     if (auto r = db.exec("PRAGMA application_id = " + std::to_string(kProjectApplicationId), "marking the file"); !r)
         return r;
+    std::optional<std::string> broken;
+    if (auto r = db.forEachRow("PRAGMA foreign_key_check", "checking the upgraded schema",
+                               [&](const SqliteStatement& row) {
+                                   if (!broken)
+                                       broken = row.text(0) + " row " + std::to_string(row.integer(1)) + " refers to a missing "
+                                           + row.text(2) + " row";
+                               });
+        !r)
+        return r;
+    if (broken)
+        return fail(db.path() + ": cannot upgrade the project to schema " + std::to_string(to) + ": " + *broken
+                    + "; the file was not changed (restore it from a backup, or report this)");
     return tx->commit();
 }
 

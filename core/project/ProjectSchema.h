@@ -28,7 +28,8 @@ struct SchemaMigration {
 [[nodiscard]] std::span<const SchemaMigration> projectMigrations();
 
 // Brings `db` from version `from` to `to` (from < to) by running the migrations in order, all in
-// one transaction, and sets user_version. A failure leaves the file as it was.
+// one transaction, and sets user_version. Foreign keys are off while the steps run (a step may
+// rebuild a table) and checked before the commit. A failure leaves the file as it was.
 [[nodiscard]] Expected<void> migrateSchema(SqliteDatabase& db, int from, int to,
                                            std::span<const SchemaMigration> migrations);
 

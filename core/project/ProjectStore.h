@@ -4,11 +4,13 @@
 //
 // What it holds (schema in ProjectSchema.cpp):
 //   - items: path relative to a relinkable root, content hash, size, status;
-//   - classes: name, colour, hotkey, order;
-//   - actions and their label/review events: every labeling action a person (or an import) took,
-//     with its source and time, and whether it was undone; nothing is ever deleted;
-//   - the current label and review decision of each item, derived from that history (kept in
-//     tables so a 1M-item project opens without replaying it; verifyDerivedState() replays it);
+//   - classes: name, colour, hotkey, display order;
+//   - actions and their label/review/class events: every labeling action and class edit a person
+//     (or an import) made, with its source and time, and whether it was undone; nothing is ever
+//     deleted (a class merged away keeps its row, out of sight);
+//   - the current label and review decision of each item and the current state of each class,
+//     derived from that history (kept in tables so a 1M-item project opens without replaying it;
+//     verifyDerivedState() replays it);
 //   - the settings in force, the fitted encoder states, and the latest propagation result with the
 //     settings and embedding version that produced it.
 //
@@ -74,7 +76,7 @@ struct ProjectItem {
 };
 
 struct ProjectClass {
-    int id = 0;           // dense 0..classes-1, in display order
+    int id = 0;           // dense 0..classes-1, in display order (see ProjectStore::classes())
     std::string name;
     std::string colour;   // "#rrggbb"
     std::string hotkey;   // "1".."9", "0", or empty
@@ -109,14 +111,14 @@ struct ProjectSettings {
     std::string knn = "exact";
 };
 
-enum class ActionKind : int { Label = 0, Import = 1, Review = 2, Bulk = 3 };
+enum class ActionKind : int { Label = 0, Import = 1, Review = 2, Bulk = 3, Class = 4 /* a class edit */ };
 
 struct ActionInfo {
     std::int64_t id = 0;
     ActionKind kind = ActionKind::Label;
-    std::string description; // e.g. "label 3 as 'Coat'"
+    std::string description; // e.g. "label 3 as 'Coat'", "merge class 'Top' into 'Shirt'"
     std::int64_t timeMs = 0; // ms since the epoch
-    std::int64_t events = 0; // label events in the action
+    std::int64_t events = 0; // label events in the action (undo()/redo(): items whose label or review changed)
     bool undone = false;     // undone (and maybe superseded); only history(..., true) returns these
 };
 
@@ -126,7 +128,9 @@ struct ItemEvent {
     std::string description;                // the action's
     std::int64_t timeMs = 0;
     bool undone = false;
-    std::optional<int> classId;             // label events: the class, or -1 when removed
+    std::optional<int> classId;             // label events: the class's id now, or -1 when the label was
+                                            // removed or the class is gone (merged away: see className)
+    std::string className;                  // label events: the class's name ("" when removed)
     LabelSource source = LabelSource::Human; // label events
     std::optional<ReviewDecision> decision;  // review events
 };
@@ -205,10 +209,43 @@ public:
     [[nodiscard]] Expected<void> updateItems(std::span<const ProjectItem> items);
 
     // ---- classes ----
+    // The classes, ids dense 0..n-1 in display order. Merging a class away (or undoing its
+    // addition) takes it out and the ids after it move down by one; undoing the merge puts them
+    // back. Labels, reviews and counts use these ids; stored results name their classes. Re-read
+    // the classes after any class edit, undo() or redo().
     [[nodiscard]] Expected<std::vector<ProjectClass>> classes() const;
-    // The id of class `name`, adding it (next colour, next free hotkey) if it is new.
+    // The id of class `name`, adding it (first unused colour, first free hotkey of 1..9, 0) if no
+    // class has that name. The addition is setup, like an import: no action, never undone, and it
+    // clears the redo stack. A class of that name that was merged away comes back, without labels.
+    // A new class always takes the last id, so ids the caller holds stay valid. Imports and
+    // `project label --add-class` use it.
     [[nodiscard]] Expected<int> ensureClass(std::string_view name);
-    [[nodiscard]] Expected<void> updateClass(const ProjectClass& cls);
+
+    // Class edits, for the app's undo commands and `project classes`. Each is one action (one
+    // transaction, one step on the undo stack shared with the labeling actions) returned on
+    // success: undo() and redo() revert and repeat it, history() lists it, it survives a restart,
+    // and it clears the redo stack. An edit that changes nothing, an unknown id, a name that is
+    // empty or taken by another class, a malformed colour or hotkey is an error and changes nothing.
+    // Adding, renaming and merging change labelVersion() (stored results name their classes, so
+    // they are out of date); a colour or a hotkey does not.
+    struct AddedClass {
+        ActionInfo action;
+        int classId = -1; // the new class's id: the last one
+    };
+    // Adds class `name` (as ensureClass() does, but undoably); an error if a class has that name.
+    [[nodiscard]] Expected<AddedClass> addClass(std::string_view name);
+    [[nodiscard]] Expected<ActionInfo> renameClass(int classId, std::string_view newName);
+    // Every label of class `fromClassId` becomes `intoClassId`, keeping its source (an imported
+    // label stays imported, so the audit still judges it), and `fromClassId` goes away: the ids
+    // after it move down by one. ActionInfo::events counts the labels moved. undo() brings the
+    // class back with exactly its labels and their sources, at its place (or last, when a label or
+    // an import named it since and ensureClass() brought it back there).
+    [[nodiscard]] Expected<ActionInfo> mergeClass(int fromClassId, int intoClassId);
+    // colour: "#rrggbb".
+    [[nodiscard]] Expected<ActionInfo> setClassColour(int classId, std::string_view colour);
+    // hotkey: one printable ASCII character other than space, or "" for none. A class that had
+    // the key loses it in the same action.
+    [[nodiscard]] Expected<ActionInfo> setClassHotkey(int classId, std::string_view hotkey);
 
     // ---- labeling (each call is one action: one undo step, one transaction) ----
     // Applies `changes` (each item at most once) as one action and returns it. Empty changes are
@@ -226,7 +263,10 @@ public:
     // Records review decisions (with the new label for Relabeled) as one undoable action.
     [[nodiscard]] Expected<ActionInfo> review(std::int64_t itemId, ReviewDecision decision,
                                               std::optional<int> newClassId = std::nullopt);
-    // Undoes the latest done action (label, bulk or review); nullopt when there is none.
+    // Undoes the latest done action (label, bulk, review or class edit); nullopt when there is
+    // none. Imports are not undone, so an import made after a class edit can block undoing it: a
+    // class it labeled cannot go away, nor a name come back that a class it added holds. That
+    // undo is an error that names the class, and changes nothing.
     [[nodiscard]] Expected<std::optional<ActionInfo>> undo();
     // Redoes the most recently undone action; nullopt when there is none.
     [[nodiscard]] Expected<std::optional<ActionInfo>> redo();
@@ -238,11 +278,13 @@ public:
     [[nodiscard]] Expected<std::vector<ActionInfo>> history(std::int64_t limit, bool includeUndone = false) const;
     // Every event that touched an item, oldest first, undone ones included (marked).
     [[nodiscard]] Expected<std::vector<ItemEvent>> itemHistory(std::int64_t itemId) const;
-    // Increases with every change to labels or reviews (apply, import, undo, redo).
+    // Increases with every change to labels, reviews or class names (apply, import, undo, redo,
+    // adding, renaming or merging a class); a stored result that saw another value is out of date.
     [[nodiscard]] Expected<std::int64_t> labelVersion() const;
     [[nodiscard]] Expected<ProjectCounts> counts() const;
-    // Replays the whole event history and compares it with the current-label and current-review
-    // tables. An error describes the first mismatch (tests and `project check`).
+    // Replays the whole event history (labels, reviews, class edits) and compares it with the
+    // current-label, current-review and class tables; also checks that no label is of a class
+    // that is gone. An error describes the first mismatch (tests and `project status --check`).
     [[nodiscard]] Expected<void> verifyDerivedState() const;
     // SQLite's quick_check of the file's pages and indexes; the error quotes its first complaint.
     [[nodiscard]] Expected<void> checkFileIntegrity() const;
@@ -260,18 +302,17 @@ public:
     [[nodiscard]] Expected<void> savePropagation(const StoredPropagation& result);
 
     // The schema version this build writes and the newest it can read.
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
 private:
     ProjectStore(std::string path, Access access, std::unique_ptr<SqliteDatabase> db, std::unique_ptr<ProjectLock> lock);
 
     [[nodiscard]] Expected<void> requireWritable(std::string_view what) const;
-    [[nodiscard]] Expected<void> bumpLabelVersion();
-    [[nodiscard]] Expected<void> discardRedoStack();
     [[nodiscard]] Expected<void> recomputeItems(std::span<const std::int64_t> itemIds);
+    // After marking `action` undone or done: re-derives the classes from their events; true when a
+    // class's name or presence changed. Refuses a result with two classes of one name.
+    [[nodiscard]] Expected<bool> recomputeClasses(const ActionInfo& action, bool undoing);
     [[nodiscard]] Expected<std::optional<ActionInfo>> setActionState(bool undoing);
-    [[nodiscard]] Expected<ActionInfo> insertAction(ActionKind kind, const std::string& description,
-                                                    std::int64_t events);
 
     std::string m_path;
     Access m_access;
