@@ -329,6 +329,45 @@ private slots:
         QVERIFY(QTest::qWaitFor([&] { return !last.data(ProjectGridModel::ThumbnailErrorRole).toString().isEmpty(); }, kWaitMs));
     }
 
+    // Class edits from the palette are undoable actions; a merge moves the labels, and undo puts
+    // them back, in the window and in the store.
+    void classEditsAreUndoable()
+    {
+        Fixture f;
+        MainWindow w;
+        w.resize(1000, 700);
+        w.show();
+        w.openProject(f.project);
+        QVERIFY(waitOpened(w));
+        auto& grid = *w.projectView()->grid();
+        grid.setFocus();
+        grid.selectionModel()->setCurrentIndex(w.projectView()->model().index(0, 0), QItemSelectionModel::ClearAndSelect);
+        const int item = currentItem(w);
+        pressOnGrid(w, Qt::Key_2); // dog
+        QVERIFY(QTest::qWaitFor([&] { return savedLabels(f.project).size() == 1; }, kWaitMs));
+
+        emit w.palette()->addClassRequested(QStringLiteral("owl"));
+        QVERIFY(QTest::qWaitFor([&] { return w.session().classes().size() == 4; }, kWaitMs));
+        QCOMPARE(w.palette()->model().rowCount(), 4);
+        QVERIFY(w.action(QStringLiteral("label3")) != nullptr);
+        QCOMPARE(w.action(QStringLiteral("label3"))->shortcut(), QKeySequence(QStringLiteral("4")));
+
+        emit w.palette()->mergeRequested(1, 0); // dog into cat
+        QVERIFY(QTest::qWaitFor([&] { return w.session().classes().size() == 3; }, kWaitMs));
+        QVERIFY(QTest::qWaitFor([&] { return w.session().items().label[std::size_t(item)] == 0; }, kWaitMs));
+        QCOMPARE(savedLabels(f.project)[item].first, 0);
+        QVERIFY(settle(w));
+
+        pressOnGrid(w, Qt::Key_Z, Qt::ControlModifier); // the merge comes undone
+        QVERIFY(QTest::qWaitFor([&] { return w.session().classes().size() == 4; }, kWaitMs));
+        QVERIFY(QTest::qWaitFor([&] { return w.session().items().label[std::size_t(item)] == 1; }, kWaitMs));
+        QCOMPARE(QString::fromStdString(w.session().classes()[1].name), QStringLiteral("dog"));
+        pressOnGrid(w, Qt::Key_Z, Qt::ControlModifier); // and the added class
+        QVERIFY(QTest::qWaitFor([&] { return w.session().classes().size() == 3; }, kWaitMs));
+        QVERIFY(settle(w));
+        QVERIFY(readStore(f.project)->verifyDerivedState());
+    }
+
     void shortcutSheetListsTheClassKeys()
     {
         Fixture f;

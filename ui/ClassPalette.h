@@ -1,6 +1,7 @@
 #pragma once
 // ClassPalette: the classes with their colours, keys and counts (people / propagated). Clicking a
-// class labels the selection with it, as its key does; "Add class" asks for a name.
+// class labels the selection with it, as its key does; "Add class" asks for a name; the context
+// menu renames, recolours, sets the key of, or merges a class (all undoable, in the store).
 //
 // Thread-safety: GUI thread only.
 
@@ -22,8 +23,15 @@ public:
 signals:
     void classClicked(int classId);
     void addClassRequested(const QString& name);
+    // From the context menu (each asks with a dialog first).
+    void renameRequested(int classId, const QString& name);
+    void colourRequested(int classId, const QString& colour); // "#rrggbb"
+    void hotkeyRequested(int classId, const QString& key);
+    void mergeRequested(int fromClassId, int intoClassId);
 
 private:
+    void showMenu(const QPoint& at);
+
     ClassListModel m_model;
     QTableView* m_view = nullptr;
 };

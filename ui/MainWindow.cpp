@@ -177,6 +177,10 @@ void MainWindow::buildProjectUi()
     addDockWidget(Qt::RightDockWidgetArea, m_paletteDock);
     connect(m_palette, &ClassPalette::classClicked, this, &MainWindow::labelSelection);
     connect(m_palette, &ClassPalette::addClassRequested, &m_session, &ProjectSession::addClass);
+    connect(m_palette, &ClassPalette::renameRequested, &m_session, &ProjectSession::renameClass);
+    connect(m_palette, &ClassPalette::colourRequested, &m_session, &ProjectSession::setClassColour);
+    connect(m_palette, &ClassPalette::hotkeyRequested, &m_session, &ProjectSession::setClassHotkey);
+    connect(m_palette, &ClassPalette::mergeRequested, &m_session, &ProjectSession::mergeClass);
     connect(m_view, &ProjectView::stateChanged, &m_stateTimer, qOverload<>(&QTimer::start));
     connect(m_view, &ProjectView::visibleThumbnailsReady, this, &MainWindow::visibleThumbnailsReady);
     connect(m_view, &ProjectView::currentItemChanged, this, [this] {

@@ -378,20 +378,67 @@ void ProjectSession::redo()
 
 void ProjectSession::undoOrRedo(bool undoing)
 {
+    runStoreStep([undoing](ProjectStore& store) { return undoing ? store.undo() : store.redo(); },
+                 undoing ? tr("Undid: %1") : tr("Redid: %1"), undoing ? tr("Nothing to undo") : tr("Nothing to redo"));
+}
+
+void ProjectSession::addClass(const QString& name)
+{
+    runStoreStep(
+        [name = name.toStdString()](ProjectStore& store) -> Expected<std::optional<ActionInfo>> {
+            auto added = store.addClass(name);
+            if (!added)
+                return std::unexpected(added.error());
+            return added->action;
+        },
+        tr("Done: %1"), {});
+}
+
+void ProjectSession::renameClass(int classId, const QString& name)
+{
+    runStoreStep([classId, name = name.toStdString()](ProjectStore& s) -> Expected<std::optional<ActionInfo>> {
+        return s.renameClass(classId, name);
+    }, tr("Done: %1"), {});
+}
+
+void ProjectSession::mergeClass(int fromClassId, int intoClassId)
+{
+    runStoreStep([fromClassId, intoClassId](ProjectStore& s) -> Expected<std::optional<ActionInfo>> {
+        return s.mergeClass(fromClassId, intoClassId);
+    }, tr("Done: %1"), {});
+}
+
+void ProjectSession::setClassColour(int classId, const QString& colour)
+{
+    runStoreStep([classId, colour = colour.toStdString()](ProjectStore& s) -> Expected<std::optional<ActionInfo>> {
+        return s.setClassColour(classId, colour);
+    }, tr("Done: %1"), {});
+}
+
+void ProjectSession::setClassHotkey(int classId, const QString& key)
+{
+    runStoreStep([classId, key = key.toStdString()](ProjectStore& s) -> Expected<std::optional<ActionInfo>> {
+        return s.setClassHotkey(classId, key);
+    }, tr("Done: %1"), {});
+}
+
+void ProjectSession::runStoreStep(std::function<Expected<std::optional<ActionInfo>>(ProjectStore&)> step,
+                                  const QString& doneFormat, const QString& nothingText)
+{
     if (!m_open)
         return;
-    // On the store worker: the step, then the labels it changed (the mirror says what they were).
-    auto task = [store = m_store, mirror = m_mirror, undoing] {
+    // On the store worker: the step, then the labels and classes it changed (the mirror says what
+    // the labels were), so undo, redo and class edits (a merge moves labels) travel like labels do.
+    auto task = [store = m_store, mirror = m_mirror, step = std::move(step), doneFormat, nothingText] {
         StoreAnswer a;
         try {
-            auto action = undoing ? store->undo() : store->redo();
+            auto action = step(*store);
             if (!action) {
                 a.error = action.error();
                 return a;
             }
             const QString what = *action ? text((*action)->description) : QString();
-            a.description = what.isEmpty() ? (undoing ? tr("Nothing to undo") : tr("Nothing to redo"))
-                                           : (undoing ? tr("Undid: %1") : tr("Redid: %1")).arg(what);
+            a.description = what.isEmpty() ? nothingText : doneFormat.arg(what);
             auto now = readLabels(*store, mirror->size());
             if (!now) {
                 a.error = now.error();
@@ -403,29 +450,6 @@ void ProjectSession::undoOrRedo(bool undoing)
                     a.sources.push_back((*now)[i].source);
                 }
             *mirror = std::move(*now);
-            if (auto classes = store->classes())
-                a.classes = std::move(*classes);
-            if (auto counts = store->counts()) {
-                a.undoable = counts->undoable;
-                a.redoable = counts->redoable;
-            }
-        } catch (const std::exception& e) {
-            a.error = Error{store->path() + ": " + e.what()};
-        }
-        return a;
-    };
-    runThen(m_storePool, this, std::move(task), [this](StoreAnswer a) { storeAnswered(a); });
-}
-
-void ProjectSession::addClass(const QString& name)
-{
-    if (!m_open)
-        return;
-    auto task = [store = m_store, name = name.toStdString()] {
-        StoreAnswer a;
-        try {
-            if (auto added = store->ensureClass(name); !added)
-                a.error = added.error();
             if (auto classes = store->classes())
                 a.classes = std::move(*classes);
             if (auto counts = store->counts()) {

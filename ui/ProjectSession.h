@@ -26,6 +26,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -63,8 +65,13 @@ public:
     void acceptPropagated(const std::vector<std::int32_t>& items);
     void undo();
     void redo();
-    // Adds a class (next colour and hotkey); classesChanged() follows.
+    // Class edits, each one undoable action (ProjectStore); classesChanged() follows, and a merge's
+    // moved labels arrive like any label change.
     void addClass(const QString& name);
+    void renameClass(int classId, const QString& name);
+    void mergeClass(int fromClassId, int intoClassId);
+    void setClassColour(int classId, const QString& colour); // "#rrggbb"
+    void setClassHotkey(int classId, const QString& key);    // one character, or empty for none
     // Saves the live propagation in the project (so `project status`, `export` and the next open
     // see it), once the engine has caught up with every label. Asynchronous; saved() follows.
     void saveLivePropagation();
@@ -106,6 +113,9 @@ private:
     void applyChanges(std::vector<LabelChange> changes, LabelSource source, const QString& description, bool fromStore);
     void dispatchEngine();
     void undoOrRedo(bool undoing);
+    // Runs a store action on the store worker and answers with what it changed.
+    void runStoreStep(std::function<Expected<std::optional<ActionInfo>>(ProjectStore&)> step, const QString& doneFormat,
+                      const QString& nothingText);
     void storeAnswered(const StoreAnswer& answer);
 
     QString m_path;
