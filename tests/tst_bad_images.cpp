@@ -137,11 +137,14 @@ void TestBadImages::layouts_data()
     // tests/data/images/README.md says how each file was made.
     QTest::newRow("cmyk jpeg (red ink)") << "cmyk.jpg" << CV_8UC3 << 16 << 16 << 0 << QList<int>{0, 0, 255} << 8;
     QTest::newRow("16-bit gray tiff") << "gray16.tif" << CV_8UC1 << 5 << 4 << 1 << QList<int>{10} << 0;
-    QTest::newRow("gray+alpha png") << "gray_alpha.png" << CV_8UC3 << 4 << 3 << 2 << QList<int>{100, 100, 100} << 0;
+    // Alpha is composited over white: gray 100 at alpha 40 (x = 2) is (100 * 40 + 255 * 215) / 255.
+    QTest::newRow("gray+alpha png") << "gray_alpha.png" << CV_8UC3 << 4 << 3 << 2 << QList<int>{231, 231, 231} << 0;
     QTest::newRow("palette png, red") << "palette.png" << CV_8UC3 << 4 << 4 << 0 << QList<int>{0, 0, 255} << 0;
     QTest::newRow("palette png, green") << "palette.png" << CV_8UC3 << 4 << 4 << 1 << QList<int>{0, 255, 0} << 0;
     QTest::newRow("16-bit BGR png") << "@bgr16.png" << CV_8UC3 << 3 << 2 << 0 << QList<int>{10, 20, 255} << 0;
-    QTest::newRow("16-bit BGRA png") << "@bgra16.png" << CV_8UC3 << 3 << 2 << 0 << QList<int>{10, 20, 255} << 0;
+    QTest::newRow("16-bit BGRA png, opaque") << "@bgra16.png" << CV_8UC3 << 3 << 2 << 0 << QList<int>{10, 20, 255} << 0;
+    QTest::newRow("16-bit BGRA png, transparent") << "@bgra16clear.png" << CV_8UC3 << 3 << 2 << 0
+                                                  << QList<int>{255, 255, 255} << 0;
 }
 
 void TestBadImages::layouts()
@@ -158,7 +161,8 @@ void TestBadImages::layouts()
     if (file.startsWith('@')) { // made here: OpenCV writes 16-bit PNGs
         path = fs::path(tmp.path().toStdString()) / file.mid(1).toStdString();
         const int channels = file.contains("bgra") ? 4 : 3;
-        writeImage(path, cv::Mat(height, width, CV_16UC(channels), cv::Scalar(257 * 10, 257 * 20, 65535, 0)));
+        const double alpha = file.contains("clear") ? 0 : 65535;
+        writeImage(path, cv::Mat(height, width, CV_16UC(channels), cv::Scalar(257 * 10, 257 * 20, 65535, alpha)));
     }
     for (const bool throughSource : {false, true}) {
         Expected<cv::Mat> m = fail("");

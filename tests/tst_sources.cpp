@@ -281,7 +281,7 @@ void TestSources::folderDecodeConversions()
     const auto a = s.decode(findItem(s, "bgra.png"));
     QVERIFY2(a, a ? "" : a.error().message.c_str());
     QCOMPARE(a->type(), CV_8UC3);
-    QCOMPARE(a->at<cv::Vec3b>(2, 2), cv::Vec3b(10, 20, 30));
+    QCOMPARE(a->at<cv::Vec3b>(2, 2), cv::Vec3b(255, 255, 255)); // fully transparent: composited over white
 
     const auto g8 = s.decode(findItem(s, "gray8.png"));
     QVERIFY(g8);
@@ -293,11 +293,13 @@ void TestSources::folderDecodeConversions()
     const auto f8 = toEightBit(f, "f");
     QVERIFY(f8);
     QCOMPARE(int(f8->at<uchar>(0, 0)), 128);
-    cv::Mat ga(2, 2, CV_8UC2, cv::Scalar(99, 7));
+    cv::Mat ga(2, 2, CV_8UC2, cv::Scalar(99, 7)); // nearly transparent: composited over white
     const auto g = toEightBit(ga, "ga");
     QVERIFY(g);
     QCOMPARE(g->type(), CV_8UC1);
-    QCOMPARE(int(g->at<uchar>(1, 1)), 99);
+    QCOMPARE(int(g->at<uchar>(1, 1)), (99 * 7 + 255 * 248 + 127) / 255);
+    cv::Mat opaque(1, 1, CV_8UC4, cv::Scalar(10, 20, 30, 255)); // opaque: the colour as it is
+    QCOMPARE(toEightBit(opaque, "o")->at<cv::Vec3b>(0, 0), cv::Vec3b(10, 20, 30));
     QVERIFY(g->data != ga.data);
     cv::Mat fiveChannels(2, 2, CV_8UC(5));
     std::memset(fiveChannels.data, 1, fiveChannels.total() * fiveChannels.elemSize());

@@ -352,6 +352,8 @@ void MainWindow::sessionOpened()
     AppSettings::addRecentProject(path);
     setWindowTitle(tr("%1 — Labelprop").arg(QFileInfo(path).completeBaseName()));
     m_cache.setSource(m_session.images());
+    m_cache.setDiskCache(m_session.imagesAreFiles() ? m_session.cacheFolder() + QStringLiteral("/thumbnails") : QString(),
+                         m_session.hashes());
     rebuildClassActions();
     m_stack->setCurrentWidget(m_view);
     m_paletteDock->show();

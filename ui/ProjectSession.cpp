@@ -51,6 +51,8 @@ struct ProjectSession::Opened {
     std::shared_ptr<LivePropagation> live;
     std::shared_ptr<LabelMirror> mirror;
     std::shared_ptr<const ImageSource> images;
+    std::shared_ptr<const std::vector<ContentHash>> hashes;
+    bool imagesAreFiles = false;
     ItemColumns items;
     std::vector<ProjectClass> classes;
     std::vector<std::int32_t> itemOfRow;
@@ -139,6 +141,11 @@ void ProjectSession::open(const QString& projectPath)
                 cols.status[std::size_t(it.id - 1)] = std::uint8_t(it.status);
             }
             cols.paths = std::move(paths);
+            auto hashes = std::make_shared<std::vector<ContentHash>>(n);
+            for (const auto& it : *items)
+                (*hashes)[std::size_t(it.id - 1)] = it.hash;
+            out->hashes = std::move(hashes);
+            out->imagesAreFiles = info->kind != "idx";
             cols.label.resize(n);
             cols.source.resize(n);
             for (std::size_t i = 0; i < n; ++i) {
@@ -206,6 +213,8 @@ void ProjectSession::finishOpen(std::shared_ptr<Opened> o)
     m_live = std::move(o->live);
     m_mirror = std::move(o->mirror);
     m_images = std::move(o->images);
+    m_hashes = std::move(o->hashes);
+    m_imagesAreFiles = o->imagesAreFiles;
     m_items = std::move(o->items);
     m_classes = std::move(o->classes);
     m_itemOfRow = std::move(o->itemOfRow);

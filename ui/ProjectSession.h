@@ -54,6 +54,13 @@ public:
     [[nodiscard]] const ItemColumns& items() const { return m_items; }
     [[nodiscard]] const std::vector<ProjectClass>& classes() const { return m_classes; }
     [[nodiscard]] const std::shared_ptr<const ImageSource>& images() const { return m_images; }
+    // Content hash per item (index = item), for the thumbnails kept on disk.
+    [[nodiscard]] const std::shared_ptr<const std::vector<ContentHash>>& hashes() const { return m_hashes; }
+    // "<project>-cache": rebuildable files beside the project (embeddings, graphs, thumbnails).
+    [[nodiscard]] QString cacheFolder() const { return m_path + QStringLiteral("-cache"); }
+    // Whether the images are files worth keeping thumbnails of on disk (not IDX arrays, which decode
+    // faster than a thumbnail file loads).
+    [[nodiscard]] bool imagesAreFiles() const { return m_imagesAreFiles; }
     [[nodiscard]] std::int64_t embeddedCount() const { return m_embedded; }
     [[nodiscard]] double noiseRate() const { return m_noiseRate; }
     [[nodiscard]] std::int64_t undoDepth() const { return m_undoable; }
@@ -123,6 +130,8 @@ private:
     ItemColumns m_items;
     std::vector<ProjectClass> m_classes;
     std::shared_ptr<const ImageSource> m_images;
+    std::shared_ptr<const std::vector<ContentHash>> m_hashes;
+    bool m_imagesAreFiles = false;
     std::int64_t m_embedded = 0;
     double m_noiseRate = 0.0;
     std::int64_t m_undoable = 0, m_redoable = 0;

@@ -2,6 +2,9 @@
 
 #include "ui/Tasks.h"
 
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QPainter>
 #include <QThread>
 
@@ -133,10 +136,32 @@ void ThumbnailCache::prioritize(std::span<const int> visible, std::span<const in
         dispatch();
 }
 
+void ThumbnailCache::setDiskCache(const QString& folder, std::shared_ptr<const std::vector<ContentHash>> hashes)
+{
+    m_diskFolder = folder;
+    m_hashes = std::move(hashes);
+}
+
+QString ThumbnailCache::diskPath(int item) const
+{
+    if (m_diskFolder.isEmpty() || !m_hashes || item < 0 || std::size_t(item) >= m_hashes->size()
+        || (*m_hashes)[std::size_t(item)].isZero())
+        return {};
+    const QString hex = QString::fromStdString((*m_hashes)[std::size_t(item)].hex());
+    return QStringLiteral("%1/%2x%3/%4/%5.jpg").arg(m_diskFolder).arg(m_size.width()).arg(m_size.height()).arg(hex.left(2), hex);
+}
+
 ThumbnailCache::Decoded ThumbnailCache::decode(std::shared_ptr<const ImageSource> source, int item, QSize size,
-                                               std::uint64_t generation)
+                                               std::uint64_t generation, const QString& diskPath)
 {
     Decoded out{item, generation, {}, {}};
+    if (!diskPath.isEmpty()) {
+        QImage kept(diskPath);
+        if (!kept.isNull() && kept.width() <= size.width() && kept.height() <= size.height()) {
+            out.image = std::move(kept);
+            return out;
+        }
+    }
     try {
         auto image = source->decode(size_t(item));
         if (!image) {
@@ -146,6 +171,13 @@ ThumbnailCache::Decoded ThumbnailCache::decode(std::shared_ptr<const ImageSource
         out.image = thumbnailImage(*image, size);
         if (out.image.isNull())
             out.error = QStringLiteral("item %1: cannot make a thumbnail of this image").arg(item);
+        else if (!diskPath.isEmpty()) {
+            // Written aside and renamed: a reader never sees half a file. Failing costs a decode later.
+            QDir().mkpath(QFileInfo(diskPath).path());
+            const QString tmp = diskPath + QStringLiteral(".tmp%1").arg(quintptr(QThread::currentThreadId()));
+            if (out.image.save(tmp, "JPG", 90))
+                QFile::rename(tmp, diskPath) || QFile::remove(tmp);
+        }
     } catch (const std::exception& e) { // cv::Exception, std::bad_alloc: the task boundary
         out.error = QStringLiteral("item %1: %2").arg(item).arg(QString::fromUtf8(e.what()));
     }
@@ -162,8 +194,8 @@ void ThumbnailCache::dispatch()
         // Everything the worker needs goes by value; the result comes back to this thread.
         runThen(
             m_pool, this,
-            [source = m_source, item, size = m_size, generation = m_generation] {
-                return decode(source, item, size, generation);
+            [source = m_source, item, size = m_size, generation = m_generation, path = diskPath(item)] {
+                return decode(source, item, size, generation, path);
             },
             [this](Decoded decoded) { finished(std::move(decoded)); });
     }

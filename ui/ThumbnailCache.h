@@ -8,6 +8,7 @@
 // its own QThreadPool get the source (immutable, shared) and the item index by value and hand a
 // QImage back by value; the QPixmap is made on this thread when the result arrives.
 
+#include "core/base/ContentHash.h"
 #include "core/sources/ImageSource.h"
 
 #include <QCache>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <span>
 #include <unordered_set>
+#include <vector>
 
 namespace cv {
 class Mat;
@@ -63,6 +65,11 @@ public:
     void setByteBudget(qint64 bytes);
     // New thumbnails of another size (Ctrl +/-): forgets what is cached, remakes the placeholders.
     void setThumbnailSize(QSize size);
+    // Also keeps thumbnails on disk, under folder/<W>x<H>/<first 2 hex digits>/<content hash>.jpg,
+    // so reopening a project of large photos does not decode them again. `hashes`: the content hash
+    // of each item (index = item); an item with a zero hash is not kept. An empty folder turns it off.
+    // Writes are atomic (a temporary file renamed); a file that cannot be read is decoded again.
+    void setDiskCache(const QString& folder, std::shared_ptr<const std::vector<ContentHash>> hashes);
 
     // The cached entry of `item`, or nullptr. Marks it as recently used. O(1), no I/O.
     [[nodiscard]] const Entry* find(int item) const { return m_cache.object(item); }
@@ -98,7 +105,9 @@ private:
         QImage image;
         QString error;
     };
-    static Decoded decode(std::shared_ptr<const ImageSource> source, int item, QSize size, std::uint64_t generation);
+    static Decoded decode(std::shared_ptr<const ImageSource> source, int item, QSize size, std::uint64_t generation,
+                          const QString& diskPath);
+    [[nodiscard]] QString diskPath(int item) const;
 
     void dispatch();
     void finished(Decoded decoded);
@@ -109,6 +118,8 @@ private:
     std::shared_ptr<const ImageSource> m_source;
     std::uint64_t m_generation = 0;
     QCache<int, Entry> m_cache;
+    QString m_diskFolder;
+    std::shared_ptr<const std::vector<ContentHash>> m_hashes;
     bool m_costInKiB = false; // byte budget: an entry costs its pixels in KiB; else 1
     std::deque<int> m_queue;
     std::unordered_set<int> m_queued;

@@ -131,7 +131,9 @@ std::vector<std::int32_t> orderItems(const ItemColumns& items, const ItemQuery& 
     const auto confidenceKey = [&](std::int32_t i, bool ascending) {
         const bool labeled = items.label[std::size_t(i)] >= 0;
         const bool reached = items.shown[std::size_t(i)].predicted >= 0;
-        const float c = items.shown[std::size_t(i)].confidence;
+        // A label's own (clamped) confidence is always 1; how much its neighbours agree with it is
+        // what tells a doubtful label from a safe one.
+        const float c = labeled ? 1.0f - items.shown[std::size_t(i)].issueScore : items.shown[std::size_t(i)].confidence;
         // Unlabeled items first (those no label reached before the least confident), labeled last.
         const int group = labeled ? 2 : (reached ? 1 : (ascending ? 0 : 1));
         return std::pair<int, float>{group, ascending ? c : -c};

@@ -40,7 +40,8 @@ struct ItemColumns {
 };
 
 enum class ItemSort {
-    ConfidenceAscending,  // needs a person: least confident propagated first (labeled items last)
+    ConfidenceAscending,  // needs a person: least confident propagated first; labeled items last, least
+                          //   agreed-with first (1 - issue score)
     ConfidenceDescending, // safe to accept: most confident propagated first (labeled items last)
     IssueScore,           // most likely wrong labels first (unlabeled last)
     SuggestionRank,       // what to label next first, then by confidence ascending

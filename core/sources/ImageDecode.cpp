@@ -2,6 +2,7 @@
 
 #include "core/sources/SourceSupport.h"
 
+#include <cstring>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -148,16 +149,23 @@ Expected<cv::Mat> toEightBit(const cv::Mat& image, const std::string& path)
     case 1:
     case 3:
         break;
-    case 2: {
-        cv::Mat gray;
-        cv::extractChannel(m, gray, 0);
-        m = gray;
-        break;
-    }
+    case 2:
     case 4: {
-        cv::Mat bgr;
-        cv::cvtColor(m, bgr, cv::COLOR_BGRA2BGR);
-        m = bgr;
+        // Transparent pixels are composited over white: what is under them is arbitrary (often
+        // black), and a black icon on a transparent background would otherwise vanish into black,
+        // for the eye and for the encoder alike.
+        const int colours = m.channels() - 1;
+        cv::Mat flat(m.rows, m.cols, CV_8UC(colours));
+        for (int y = 0; y < m.rows; ++y) {
+            const uchar* in = m.ptr<uchar>(y);
+            uchar* out = flat.ptr<uchar>(y);
+            for (int x = 0; x < m.cols; ++x, in += colours + 1, out += colours) {
+                const int a = in[colours];
+                for (int c = 0; c < colours; ++c)
+                    out[c] = uchar((in[c] * a + 255 * (255 - a) + 127) / 255);
+            }
+        }
+        m = flat;
         break;
     }
     default:
@@ -226,6 +234,13 @@ Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixel
             flags = reduction == 2 ? cv::IMREAD_REDUCED_COLOR_2 : reduction == 4 ? cv::IMREAD_REDUCED_COLOR_4
                                                                                  : cv::IMREAD_REDUCED_COLOR_8;
     }
+    // PNG, WebP and GIF carry transparency that only IMREAD_UNCHANGED keeps (it also skips EXIF
+    // orientation, which these formats do not use in practice); toEightBit composites it over white.
+    const auto& b = *bytes;
+    const bool mayHaveAlpha = (b.size() >= 8 && std::memcmp(b.data(), "\x89PNG", 4) == 0)
+                              || (b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WEBP", 4) == 0);
+    if (mayHaveAlpha && flags == (cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR))
+        flags = cv::IMREAD_UNCHANGED;
     cv::Mat decoded;
     try {
         decoded = cv::imdecode(*bytes, flags);

@@ -42,8 +42,9 @@ struct ImageDimensions {
 [[nodiscard]] Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixels = kMaxImagePixels);
 
 // Converts a decoded image of any depth and 1..4 channels to 8-bit gray or BGR: 16-bit values are
-// divided by 257, float values are taken as [0, 1]; alpha is dropped, a gray+alpha image keeps its
-// gray channel. `path` names the file in the error for unsupported layouts.
+// divided by 257, float values are taken as [0, 1]; an alpha channel is composited over white (so a
+// dark icon on a transparent background stays visible), leaving gray or BGR. `path` names the file
+// in the error for unsupported layouts.
 [[nodiscard]] Expected<cv::Mat> toEightBit(const cv::Mat& image, const std::string& path);
 
 } // namespace labelprop

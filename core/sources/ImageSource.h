@@ -43,7 +43,7 @@ public:
     // Item i (i < size()); the reference stays valid for the source's lifetime.
     [[nodiscard]] virtual const Item& item(std::size_t i) const = 0;
     // Decodes item i to an 8-bit image with 1 (gray) or 3 (BGR) channels: 16-bit and float images
-    // are scaled, alpha is dropped. An empty, missing, corrupt or unsupported file, or one over the
+    // are scaled, transparent pixels are composited over white. An empty, missing, corrupt or unsupported file, or one over the
     // size limits (see decodeImageFile), gives an error naming its path; i >= size() is an error too.
     [[nodiscard]] virtual Expected<cv::Mat> decode(std::size_t i) const = 0;
     // The size every image has, when the source guarantees one (IDX: 28x28 for MNIST).
