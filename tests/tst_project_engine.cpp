@@ -4,6 +4,8 @@
 #include "ProjectTestSupport.h"
 
 #include "core/project/GraphCache.h"
+#include "core/project/ItemView.h"
+#include "core/project/LivePropagation.h"
 #include "core/project/ProjectEngine.h"
 #include "core/project/ProjectImport.h"
 #include "core/sources/ImageSource.h"
@@ -13,6 +15,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 using namespace labelprop;
 using namespace labelprop::test;
@@ -205,6 +208,103 @@ private slots:
         QCOMPARE(second.graph->knn.neighbours, first.graph->knn.neighbours);
         QCOMPARE(fs::file_size(file), size);
         QVERIFY(loadOrDie(**store).graphFromCache);
+    }
+
+    // LivePropagation after random label changes (adds, changes, removals, batches) shows the same
+    // numbers as a from-scratch propagation of the same labels, and reports exactly the rows that changed.
+    void liveEqualsFromScratch()
+    {
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        auto run = loadOrDie(**store);
+        std::vector<LabelChange> none;
+        for (const auto id : run.embeddings.itemIds)
+            none.push_back(LabelChange{id, -1}); // start from no labels at all
+        auto live = LivePropagation::start(run);
+        QVERIFY(live);
+        auto first = (*live)->apply(none, run.classes);
+        QVERIFY(first);
+        std::mt19937 rng(5);
+        const auto rows = run.embeddings.itemIds.size();
+        for (int step = 0; step < 60; ++step) {
+            std::vector<LabelChange> batch;
+            const int size = step % 7 == 0 ? 8 : 1;
+            for (int b = 0; b < size; ++b)
+                batch.push_back(LabelChange{run.embeddings.itemIds[rng() % rows], int(rng() % 4) - 1});
+            const auto before = std::vector<ShownRow>((*live)->shown().begin(), (*live)->shown().end());
+            auto update = (*live)->apply(batch, run.classes);
+            QVERIFY2(update, update ? "" : update.error().message.c_str());
+            // The reported rows are exactly the changed ones.
+            std::vector<std::int32_t> changed;
+            for (std::size_t r = 0; r < rows; ++r)
+                if (!(before[r] == (*live)->shown()[r]))
+                    changed.push_back(std::int32_t(r));
+            auto reported = update->rows;
+            std::sort(reported.begin(), reported.end());
+            QCOMPARE(reported, changed);
+            // From scratch with the same seeds.
+            ProjectRun scratch = run;
+            scratch.seeds.assign((*live)->seeds().begin(), (*live)->seeds().end());
+            scratch.labeled = std::count_if(scratch.seeds.begin(), scratch.seeds.end(), [](int s) { return s >= 0; });
+            if (scratch.labeled == 0)
+                continue;
+            auto full = propagateProject(scratch);
+            QVERIFY(full);
+            const auto& shown = (*live)->current().result.probabilities;
+            QCOMPARE(shown.size(), full->result.probabilities.size());
+            for (std::size_t k = 0; k < shown.size(); ++k)
+                QVERIFY2(std::abs(shown[k] - full->result.probabilities[k]) <= 1e-4f, qPrintable(QString::number(k)));
+            for (std::size_t r = 0; r < rows; ++r)
+                QCOMPARE(int((*live)->shown()[r].flagged), int(full->quality.flagged[r]));
+        }
+    }
+
+    void orderItemsSortsAndFilters()
+    {
+        // Six items: 0 labeled cat by a person, 1 imported dog (flagged), 2 propagated cat 0.9,
+        // 3 propagated dog 0.4, 4 unreached, 5 propagated cat 0.6 and reviewed.
+        ItemColumns c;
+        c.paths = std::make_shared<const std::vector<std::string>>(
+            std::vector<std::string>{"b/Cat1.png", "a/dog2.png", "c/x.png", "d/y.png", "e/z.png", "f/w.png"});
+        c.label = {0, 1, -1, -1, -1, -1};
+        c.source = {std::uint8_t(LabelSource::Human), std::uint8_t(LabelSource::Imported), 0, 0, 0, 0};
+        c.reviewed = {0, 0, 0, 0, 0, 1};
+        c.status.assign(6, 0);
+        c.shown = {ShownRow{0, 1.0f, 0.1f, 0, -1}, ShownRow{1, 1.0f, 0.8f, 1, 0}, ShownRow{0, 0.9f, 0, 0, -1},
+                   ShownRow{1, 0.4f, 0, 0, -1},     ShownRow{},                    ShownRow{0, 0.6f, 0, 0, -1}};
+        const auto order = [&](ItemQuery q) { return orderItems(c, q); };
+        using V = std::vector<std::int32_t>;
+        QCOMPARE(order({}), (V{4, 3, 5, 2, 1, 0})); // unreached, then least confident; labels last, least agreed first
+        QCOMPARE(order({ItemSort::ConfidenceDescending}), (V{2, 5, 3, 4, 0, 1}));
+        QCOMPARE(order({ItemSort::IssueScore}), (V{1, 0, 2, 3, 4, 5}));
+        QCOMPARE(order({ItemSort::Path}), (V{1, 0, 2, 3, 4, 5}));
+        QCOMPARE(order({ItemSort::Class}), (V{0, 2, 5, 1, 3, 4}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::Unlabeled}), (V{2, 3, 4, 5}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::LabeledByPerson}), (V{0}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::Imported}), (V{1}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::Propagated}), (V{2, 3, 5}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::Flagged}), (V{1}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::Reviewed}), (V{5}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::All, 0}), (V{0, 2, 5}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::All, -1, 0.5f, 1.0f}), (V{2, 5}));
+        QCOMPARE(order({ItemSort::Path, ItemFilter::All, -1, 0.0f, 1.0f, "CAT"}), (V{0}));
+        c.suggestionRank = {-1, -1, 1, -1, 0, -1};
+        QCOMPARE(order({ItemSort::SuggestionRank}), (V{4, 2, 3, 5, 1, 0}));
+        for (const auto sort : {ItemSort::ConfidenceAscending, ItemSort::ConfidenceDescending, ItemSort::IssueScore,
+                                ItemSort::SuggestionRank, ItemSort::Class, ItemSort::Path})
+            QCOMPARE(parseItemSort(itemSortName(sort)), std::optional<ItemSort>(sort));
+
+        const auto counts = countItems(c, 2, 0.5f);
+        QCOMPARE(counts.byPeople, 1);
+        QCOMPARE(counts.imported, 1);
+        QCOMPARE(counts.propagated, 3);
+        QCOMPARE(counts.confident, 2);
+        QCOMPARE(counts.flagged, 1);
+        QCOMPARE(counts.reviewed, 1);
+        QCOMPARE(counts.classByPeople, (std::vector<std::int64_t>{1, 1}));
+        QCOMPARE(counts.classPropagated, (std::vector<std::int64_t>{2, 1}));
     }
 
     void warmStartOnlyFromAMatchingResult()
