@@ -14,6 +14,8 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
 #include <QLabel>
 #include <QListView>
 #include <QScrollBar>
@@ -113,6 +115,8 @@ class TestUi : public QObject {
 private slots:
     void thumbnailImage();
     void thumbnailsArrive();
+    void thumbnailsKeptOnDisk();
+    void byteBudgetAndResize();
     void lruEviction();
     void prioritizeDropsScrolledAway();
     void noSourceNoRequests();
@@ -168,6 +172,69 @@ void TestUi::thumbnailsArrive()
     // Nothing is decoded twice: a cached item is not requested again.
     cache.request(1);
     QVERIFY(cache.isIdle());
+}
+
+// With a disk cache, a decoded thumbnail is written under its content hash, and a new cache over
+// images that are gone reads it back instead of failing.
+void TestUi::thumbnailsKeptOnDisk()
+{
+    Fixture f;
+    QTemporaryDir disk;
+    std::vector<ContentHash> hashes(Fixture::kItems);
+    for (int i = 0; i < Fixture::kItems; ++i)
+        hashes[std::size_t(i)] = hashText("item " + std::to_string(i));
+    hashes[2] = ContentHash{}; // zero: never kept
+    auto shared = std::make_shared<const std::vector<ContentHash>>(hashes);
+    const auto source = f.source(); // lists the items; decoding reads the files each time
+    {
+        ThumbnailCache cache(QSize(64, 64), 100);
+        cache.setSource(source);
+        cache.setDiskCache(disk.path(), shared);
+        QSignalSpy ready(&cache, &ThumbnailCache::thumbnailsReady);
+        for (int i = 0; i < Fixture::kItems; ++i)
+            cache.request(i);
+        QVERIFY(waitIdle(cache));
+    }
+    const QString file = disk.path() + QStringLiteral("/64x64/") + QString::fromStdString(hashes[1].hex()).left(2) + QLatin1Char('/')
+                         + QString::fromStdString(hashes[1].hex()) + QStringLiteral(".jpg");
+    QVERIFY2(QFileInfo::exists(file), qPrintable(file));
+    QVERIFY(!QDir(disk.path() + QStringLiteral("/64x64/") + QString::fromStdString(hashes[6].hex()).left(2)).exists()
+            || !QFileInfo::exists(disk.path() + QStringLiteral("/64x64/") + QString::fromStdString(hashes[6].hex()).left(2)
+                                  + QLatin1Char('/') + QString::fromStdString(hashes[6].hex()) + QStringLiteral(".jpg")));
+    // The images go away; the thumbnails kept on disk still show.
+    for (const auto& e : fs::directory_iterator(f.images.toStdString()))
+        fs::remove(e.path());
+    ThumbnailCache again(QSize(64, 64), 100);
+    again.setSource(source);
+    again.setDiskCache(disk.path(), shared);
+    again.request(1);
+    again.request(2);
+    QVERIFY(waitIdle(again));
+    QVERIFY(again.find(1) && !again.find(1)->pixmap.isNull());
+    QCOMPARE(again.find(1)->pixmap.size(), QSize(64, 32));
+    QVERIFY(again.find(2) && again.find(2)->pixmap.isNull()); // not kept: decoding it fails now
+}
+
+void TestUi::byteBudgetAndResize()
+{
+    Fixture f;
+    ThumbnailCache cache(QSize(64, 64), 100);
+    cache.setByteBudget(3 * 64 * 64 * 4); // room for three 64 x 64 thumbnails
+    cache.setSource(f.source());
+    for (int i = 0; i < 6; ++i)
+        cache.request(i);
+    QVERIFY(waitIdle(cache));
+    int kept = 0;
+    for (int i = 0; i < 6; ++i)
+        kept += cache.contains(i);
+    QVERIFY2(kept >= 2 && kept <= 5, qPrintable(QString::number(kept))); // bounded by bytes, not by count
+    cache.setThumbnailSize(QSize(32, 32));
+    QCOMPARE(cache.thumbnailSize(), QSize(32, 32));
+    for (int i = 0; i < 6; ++i)
+        QVERIFY(!cache.contains(i)); // other size: forgotten
+    cache.request(0);
+    QVERIFY(waitIdle(cache));
+    QCOMPARE(cache.find(0)->pixmap.size(), QSize(32, 32));
 }
 
 void TestUi::lruEviction()

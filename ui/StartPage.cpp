@@ -55,6 +55,8 @@ StartPage::StartPage(QWidget* parent)
     recent->addWidget(new QLabel(tr("<h3>Recent projects</h3>"), this));
     m_recent = new QListWidget(this);
     m_recent->setObjectName(QStringLiteral("recentProjects"));
+    m_recent->setSpacing(4);
+    m_recent->setMaximumWidth(900);
     recent->addWidget(m_recent, 1);
     connect(m_recent, &QListWidget::itemActivated, this,
             [this](QListWidgetItem* item) { emit openProjectRequested(item->data(Qt::UserRole).toString()); });
@@ -69,7 +71,10 @@ void StartPage::setRecentProjects(const QStringList& paths)
     m_recent->clear();
     for (const auto& path : paths) {
         const QFileInfo info(path);
-        auto* item = new QListWidgetItem(tr("%1\n%2").arg(info.completeBaseName(), info.absolutePath()), m_recent);
+        auto* item = new QListWidgetItem(tr("%1    —    %2").arg(info.completeBaseName(), info.absolutePath()), m_recent);
+        QFont bold = item->font();
+        bold.setPointSizeF(bold.pointSizeF() * 1.1);
+        item->setFont(bold);
         item->setData(Qt::UserRole, path);
         item->setToolTip(path);
         if (!info.exists())
