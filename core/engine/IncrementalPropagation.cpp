@@ -2,6 +2,7 @@
 
 #include "core/base/Parallel.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,6 +15,9 @@ namespace {
 
 // Floats after each stored step, so that a 16-lane load of the last row stays inside the step.
 constexpr int64_t kPad = 16;
+// The share of maxProbabilityError given to skipped writes; the rest covers float32 rounding (T
+// steps of k-term non-negative sums: about 1e-6 relative here and in a from-scratch run alike).
+constexpr double kToleranceShare = 0.8;
 // Below this many neighbour gathers a step runs on the calling thread: starting threads costs
 // tens of microseconds, about what 10,000 gathers take.
 constexpr int64_t kParallelGathers = 40000;
@@ -43,17 +47,32 @@ private:
     std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
-// One step over a list of rows, as the kernels see it. Rows are c floats at stride c.
-struct StepRows {
+// One step, as the kernels see it. Rows are c floats at stride c, in layout order.
+struct StepKernel {
     const int64_t* rowStart;
     const int32_t* columns;
     const float* weights;
-    const float* previous; // Y(t-1), n x c, layout order, kPad floats of slack after it
-    float* current;        // Y(t), rewritten in place
-    const int32_t* seedAt; // n, layout order: a class, or -1 for a free row
-    const float* oneHot;   // c x c identity
+    const float* previous;        // Y(t-1), n x c, with kPad floats of slack after it
+    float* current;               // Y(t), rewritten in place
+    const int32_t* seedAt;        // n: a class, or -1 for a free row
+    const float* oneHot;          // c x c identity
     int classes;
-    float tolerance;       // relative L1 change below which a row is not rewritten
+    float tolerance;              // relative L1 change below which a row is not rewritten
+    int64_t n;
+    const uint64_t* changed;      // words: rows whose label changed (candidates at every step)
+    uint64_t* const* candidates;  // `bitmaps` bitmaps of this step's candidates, cleared as read
+    int bitmaps;
+    bool dense;                   // every row is a candidate
+    bool markNext;                // mark the free neighbours of rewritten rows in ChunkOut::next
+    bool listWritten;             // keep the rewritten rows in ChunkOut::list
+};
+
+// What one worker did in a step.
+struct WorkerOut {
+    uint64_t* next = nullptr; // its bitmap of next-step candidates
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // word range of the bits it set
+    int64_t computed = 0, written = 0, marked = 0;
+    std::vector<int32_t> list;
 };
 
 // Whether a recomputed free row moved enough to be rewritten (see (*) in the header): its L1
@@ -63,114 +82,176 @@ inline bool movedEnough(float distance, float norm, float tolerance)
     return distance > tolerance * norm;
 }
 
+// A clamped row: rewritten only when the label changed.
+inline bool updateClampedRow(const StepKernel& k, int64_t p, int32_t seed)
+{
+    float* out = k.current + p * k.classes;
+    const float* target = k.oneHot + int64_t(seed) * k.classes;
+    if (std::memcmp(out, target, sizeof(float) * size_t(k.classes)) == 0)
+        return false;
+    std::memcpy(out, target, sizeof(float) * size_t(k.classes));
+    return true;
+}
+
 // Vector types as in LabelPropagation.cpp: a neighbour's row is one unaligned vector load that
 // reads past the row's c floats into the next rows (or the padding); those lanes are masked.
+typedef float Lanes4 __attribute__((vector_size(4 * sizeof(float))));
 typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
 typedef float Lanes16 __attribute__((vector_size(16 * sizeof(float))));
 
-// Recomputes the rows positions[0, count) of Y(t) and appends the ones it rewrote to `written`.
-template <class V>
-__attribute__((always_inline)) inline void computeRowsFixed(const StepRows& k, const int32_t* positions, int64_t count,
-                                                            std::vector<int32_t>& written)
+// Sum of the lanes, halving the vector each time (a chain of 2 + log2(lanes) additions).
+__attribute__((always_inline)) inline float laneSum(const Lanes4& v)
 {
+    return (v[0] + v[1]) + (v[2] + v[3]);
+}
+template <class Half, class V>
+__attribute__((always_inline)) inline void foldHalves(const V& v, Half& sum)
+{
+    Half high;
+    std::memcpy(&sum, &v, sizeof(Half));
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(Half), sizeof(Half));
+    sum += high;
+}
+__attribute__((always_inline)) inline float laneSum(const Lanes8& v)
+{
+    Lanes4 half;
+    foldHalves(v, half);
+    return laneSum(half);
+}
+__attribute__((always_inline)) inline float laneSum(const Lanes16& v)
+{
+    Lanes8 half;
+    foldHalves(v, half);
+    return laneSum(half);
+}
+
+// Row p of Y(t) = (S Y(t-1))_p, or its clamp; true when it was rewritten.
+template <class V>
+__attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_t p, float*)
+{
+    if (const int32_t seed = k.seedAt[p]; seed >= 0)
+        return updateClampedRow(k, p, seed);
     constexpr int lanes = int(sizeof(V) / sizeof(float));
     const int c = k.classes;
+    // Two accumulators (even and odd neighbours): the chain of dependent multiply-adds, not the
+    // loads, bounds this loop; the order of the sum moves it by float rounding only (~1e-7
+    // relative, far below the tolerance).
+    V even = {}, odd = {};
+    const int64_t begin = k.rowStart[p], end = k.rowStart[p + 1];
+    int64_t e = begin;
+    for (; e + 1 < end; e += 2) {
+        V x, y;
+        std::memcpy(&x, k.previous + int64_t(k.columns[e]) * c, sizeof(V));
+        std::memcpy(&y, k.previous + int64_t(k.columns[e + 1]) * c, sizeof(V));
+        even += k.weights[e] * x;
+        odd += k.weights[e + 1] * y;
+    }
+    if (e < end) {
+        V x;
+        std::memcpy(&x, k.previous + int64_t(k.columns[e]) * c, sizeof(V));
+        even += k.weights[e] * x;
+    }
     V mask;
     for (int q = 0; q < lanes; ++q)
         mask[q] = q < c ? 1.0f : 0.0f;
-    for (int64_t a = 0; a < count; ++a) {
-        const int32_t p = positions[a];
-        float* out = k.current + int64_t(p) * c;
-        if (const int32_t seed = k.seedAt[p]; seed >= 0) {
-            const float* target = k.oneHot + int64_t(seed) * c;
-            if (std::memcmp(out, target, sizeof(float) * size_t(c)) != 0) {
-                std::memcpy(out, target, sizeof(float) * size_t(c));
-                written.push_back(p);
-            }
-            continue;
-        }
-        V acc = {};
-        for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
-            V x;
-            std::memcpy(&x, k.previous + int64_t(k.columns[e]) * c, sizeof(V));
-            acc += k.weights[e] * x;
-        }
-        acc *= mask;
-        V stored;
-        std::memcpy(&stored, out, sizeof(V));
-        V d = acc - stored * mask;
-        d = d < 0.0f ? -d : d;
-        float distance = 0.0f, norm = 0.0f;
-        for (int q = 0; q < lanes; ++q) {
-            distance += d[q];
-            norm += acc[q];
-        }
-        if (movedEnough(distance, norm, k.tolerance)) {
-            std::memcpy(out, &acc, sizeof(float) * size_t(c));
-            written.push_back(p);
-        }
-    }
+    const V acc = (even + odd) * mask;
+    float* out = k.current + p * c;
+    V stored;
+    std::memcpy(&stored, out, sizeof(V));
+    V d = acc - stored * mask;
+    d = d < 0.0f ? -d : d;
+    // movedEnough() on the lane sums: sum(|d|) > tol sum(acc), as one tree-shaped sum.
+    if (!(laneSum(d - k.tolerance * acc) > 0.0f))
+        return false;
+    std::memcpy(out, &acc, sizeof(float) * size_t(c));
+    return true;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void computeRows8(const StepRows& k,
-                                                                               const int32_t* positions,
-                                                                               int64_t count,
-                                                                               std::vector<int32_t>& written)
+// More than 16 classes: plain loops over `scratch` (c floats).
+inline bool updateRowAny(const StepKernel& k, int64_t p, float* scratch)
 {
-    computeRowsFixed<Lanes8>(k, positions, count, written);
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) void computeRows16(const StepRows& k,
-                                                                                const int32_t* positions,
-                                                                                int64_t count,
-                                                                                std::vector<int32_t>& written)
-{
-    computeRowsFixed<Lanes16>(k, positions, count, written);
-}
-
-// More than 16 classes: plain loops.
-void computeRowsAny(const StepRows& k, const int32_t* positions, int64_t count, std::vector<int32_t>& written)
-{
+    if (const int32_t seed = k.seedAt[p]; seed >= 0)
+        return updateClampedRow(k, p, seed);
     const int c = k.classes;
-    std::vector<float> acc(static_cast<size_t>(c));
-    for (int64_t a = 0; a < count; ++a) {
-        const int32_t p = positions[a];
-        float* out = k.current + int64_t(p) * c;
-        if (const int32_t seed = k.seedAt[p]; seed >= 0) {
-            const float* target = k.oneHot + int64_t(seed) * c;
-            if (!std::equal(target, target + c, out)) {
-                std::copy_n(target, c, out);
-                written.push_back(p);
+    std::fill(scratch, scratch + c, 0.0f);
+    for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
+        const float w = k.weights[e];
+        const float* x = k.previous + int64_t(k.columns[e]) * c;
+        for (int q = 0; q < c; ++q)
+            scratch[q] += w * x[q];
+    }
+    float* out = k.current + p * c;
+    float distance = 0.0f, norm = 0.0f;
+    for (int q = 0; q < c; ++q) {
+        distance += std::abs(scratch[q] - out[q]);
+        norm += scratch[q];
+    }
+    if (!movedEnough(distance, norm, k.tolerance))
+        return false;
+    std::copy_n(scratch, c, out);
+    return true;
+}
+
+// The candidate rows in words [w0, w1) of the bitmaps, in memory order.
+template <bool (*Update)(const StepKernel&, int64_t, float*)>
+__attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
+                                                    float* scratch)
+{
+    for (int64_t w = w0; w < w1; ++w) {
+        uint64_t bits;
+        if (k.dense) {
+            const int64_t left = k.n - w * 64;
+            bits = left >= 64 ? ~uint64_t(0) : (uint64_t(1) << left) - 1;
+        } else {
+            bits = k.changed[w];
+            for (int b = 0; b < k.bitmaps; ++b) {
+                bits |= k.candidates[b][w];
+                k.candidates[b][w] = 0;
             }
-            continue;
         }
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
-            const float w = k.weights[e];
-            const float* x = k.previous + int64_t(k.columns[e]) * c;
-            for (int q = 0; q < c; ++q)
-                acc[size_t(q)] += w * x[q];
-        }
-        float distance = 0.0f, norm = 0.0f;
-        for (int q = 0; q < c; ++q) {
-            distance += std::abs(acc[size_t(q)] - out[q]);
-            norm += acc[size_t(q)];
-        }
-        if (movedEnough(distance, norm, k.tolerance)) {
-            std::copy_n(acc.begin(), c, out);
-            written.push_back(p);
+        while (bits) {
+            const int64_t p = w * 64 + __builtin_ctzll(bits);
+            bits &= bits - 1;
+            ++out.computed;
+            if (!Update(k, p, scratch))
+                continue;
+            ++out.written;
+            if (k.listWritten)
+                out.list.push_back(int32_t(p));
+            if (!k.markNext)
+                continue;
+            for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
+                const int32_t q = k.columns[e];
+                if (k.seedAt[q] >= 0) // unchanged labeled rows never move; changed ones are in k.changed
+                    continue;
+                uint64_t& word = out.next[q >> 6];
+                const uint64_t bit = uint64_t(1) << (q & 63);
+                if (!(word & bit)) {
+                    word |= bit;
+                    ++out.marked;
+                    out.lo = std::min<int64_t>(out.lo, q >> 6);
+                    out.hi = std::max<int64_t>(out.hi, (q >> 6) + 1);
+                }
+            }
         }
     }
 }
 
-void computeRowsOf(const StepRows& k, const int32_t* positions, int64_t count, std::vector<int32_t>& written)
+__attribute__((target_clones("avx512f", "avx2", "default"))) void runWords8(const StepKernel& k, int64_t w0,
+                                                                            int64_t w1, WorkerOut& out, float* scratch)
 {
-    if (k.classes <= 8)
-        computeRows8(k, positions, count, written);
-    else if (k.classes <= 16)
-        computeRows16(k, positions, count, written);
-    else
-        computeRowsAny(k, positions, count, written);
+    runWords<updateRow<Lanes8>>(k, w0, w1, out, scratch);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void runWords16(const StepKernel& k, int64_t w0,
+                                                                             int64_t w1, WorkerOut& out, float* scratch)
+{
+    runWords<updateRow<Lanes16>>(k, w0, w1, out, scratch);
+}
+
+void runWordsAny(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out, float* scratch)
+{
+    runWords<updateRowAny>(k, w0, w1, out, scratch);
 }
 
 std::vector<float> identityRows(int classes)
@@ -224,9 +305,10 @@ Expected<IncrementalPropagation> IncrementalPropagation::create(std::shared_ptr<
     ip.m_classes = classes;
     ip.m_steps = options.steps;
     ip.m_options = options;
-    // e_T = (1 + tol)^T - 1 = maxProbabilityError / 4, so errorBound() = 2 e_T / (1 - e_T) is about half of it.
+    // errorBound() = e_T / (1 - e_T) = kToleranceShare x maxProbabilityError, e_T = (1 + tol)^T - 1.
+    const double bound = kToleranceShare * options.maxProbabilityError;
     ip.m_tolerance =
-        options.steps > 0 ? std::expm1(std::log1p(options.maxProbabilityError / 4.0) / double(options.steps)) : 0.0;
+        options.steps > 0 ? std::expm1(std::log1p(bound / (1.0 + bound)) / double(options.steps)) : 0.0;
     ip.m_blockStride = n * classes + kPad;
     ip.m_trajectory.assign(size_t((options.steps + 1) * ip.m_blockStride), 0.0f);
 
@@ -251,21 +333,25 @@ Expected<IncrementalPropagation> IncrementalPropagation::create(std::shared_ptr<
     }
     ip.m_oneHot = identityRows(classes);
     ip.m_result = std::move(*result);
-    ip.m_listed.resize(n);
+    ip.m_threads = resolveThreadCount(options.threads);
+    ip.m_words = (n + 63) / 64;
+    ip.m_changedBits.assign(size_t(ip.m_words), 0);
+    ip.m_bits.assign(size_t(2 * ip.m_threads * ip.m_words), 0);
+    ip.m_ranges.assign(size_t(2 * ip.m_threads), {0, 0});
     return ip;
 }
 
 double IncrementalPropagation::errorBound() const
 {
     const double e = std::pow(1.0 + m_tolerance, double(m_steps)) - 1.0;
-    return 2.0 * e / (1.0 - e);
+    return e / (1.0 - e);
 }
 
 int64_t IncrementalPropagation::memoryBytes() const
 {
     const auto bytes = [](const auto& v) { return int64_t(v.capacity() * sizeof(v[0])); };
-    return bytes(m_trajectory) + bytes(m_oneHot) + bytes(m_seeds) + bytes(m_seedAt) + bytes(m_candidates)
-           + m_listed.bytes() + bytes(m_result.scores) + bytes(m_result.probabilities) + bytes(m_result.predicted)
+    return bytes(m_trajectory) + bytes(m_oneHot) + bytes(m_seeds) + bytes(m_seedAt) + bytes(m_changedBits)
+           + bytes(m_bits) + bytes(m_result.scores) + bytes(m_result.probabilities) + bytes(m_result.predicted)
            + bytes(m_result.confidence) + bytes(m_result.margin);
 }
 
@@ -277,60 +363,85 @@ void IncrementalPropagation::setSeedRow(int64_t position)
         y0[seed] = 1.0f;
 }
 
-bool IncrementalPropagation::collectCandidates(std::span<const int32_t> changed, std::span<const int32_t> writtenBefore,
-                                               bool dense)
+void IncrementalPropagation::clearCandidates()
 {
-    // The changed items every step (clamped to their new class, or free again), then the free
-    // neighbours of every row rewritten at the previous step. Unchanged labeled rows never move.
-    m_listed.clear();
-    m_candidates.clear();
-    for (int32_t p : changed)
-        if (m_listed.insert(p))
-            m_candidates.push_back(p);
-    const int64_t n = m_graph->n;
-    if (dense) {
-        for (int64_t p = 0; p < n; ++p)
-            if (m_seedAt[size_t(p)] < 0 && m_listed.insert(p))
-                m_candidates.push_back(int32_t(p));
-        return true;
+    for (int b = 0; b < m_threads; ++b) {
+        auto& [lo, hi] = m_ranges[size_t(m_parity * m_threads + b)];
+        if (lo < hi)
+            std::fill_n(m_bits.data() + (m_parity * m_threads + b) * m_words + lo, hi - lo, uint64_t(0));
+        lo = hi = 0;
     }
-    const CsrMatrix& m = layoutMatrix(*m_graph);
-    const auto limit = size_t(m_options.fullRecomputeFraction * double(n));
-    for (int32_t p : writtenBefore) {
-        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e) {
-            const int32_t q = m.columns[size_t(e)];
-            if (m_seedAt[size_t(q)] < 0 && m_listed.insert(q))
-                m_candidates.push_back(q);
-        }
-        if (m_candidates.size() > limit)
-            return false;
-    }
-    return true;
 }
 
-void IncrementalPropagation::computeRows(int step, std::vector<int32_t>& written)
+IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, bool dense, bool last,
+                                                                   std::vector<int32_t>& written)
 {
     const CsrMatrix& m = layoutMatrix(*m_graph);
-    const StepRows k{m.rowStart.data(), m.columns.data(), m.weights.data(), row(step - 1, 0), row(step, 0),
-                     m_seedAt.data(), m_oneHot.data(), m_classes, float(m_tolerance)};
-    const auto count = int64_t(m_candidates.size());
-    const int threads = resolveThreadCount(m_options.threads);
-    const double degree = m_graph->n > 0 ? double(m.columns.size()) / double(m_graph->n) : 0.0;
-    if (threads <= 1 || double(count) * (degree + 1.0) < double(kParallelGathers)) {
-        computeRowsOf(k, m_candidates.data(), count, written);
-        return;
-    }
-    // Each worker takes a contiguous slice of the candidates and lists what it rewrote; rows are
-    // disjoint, and all of them read only Y(t-1).
-    std::vector<std::vector<int32_t>> parts(static_cast<size_t>(threads));
-    parallelFor(0, threads, threads, [&](int64_t w0, int64_t w1) {
-        for (int64_t w = w0; w < w1; ++w) {
-            const int64_t b = count * w / threads, e = count * (w + 1) / threads;
-            computeRowsOf(k, m_candidates.data() + b, e - b, parts[size_t(w)]);
+    const int64_t n = m_graph->n;
+    std::vector<uint64_t*> candidates(static_cast<size_t>(m_threads));
+    int64_t lo = m_words, hi = 0, estimate = 0; // words holding candidates; rows, an upper bound
+    for (int b = 0; b < m_threads; ++b) {
+        candidates[size_t(b)] = m_bits.data() + (m_parity * m_threads + b) * m_words;
+        const auto [blo, bhi] = m_ranges[size_t(m_parity * m_threads + b)];
+        if (blo < bhi) {
+            lo = std::min(lo, blo);
+            hi = std::max(hi, bhi);
         }
+    }
+    const auto& [changedLo, changedHi] = m_changedRange;
+    lo = std::min(lo, changedLo);
+    hi = std::max(hi, changedHi);
+    estimate = m_pendingRows;
+    if (lo >= hi)
+        lo = hi = 0;
+    if (dense) {
+        clearCandidates();
+        lo = 0;
+        hi = m_words;
+        estimate = n;
+    }
+    const StepKernel k{m.rowStart.data(), m.columns.data(), m.weights.data(), row(step - 1, 0), row(step, 0),
+                       m_seedAt.data(), m_oneHot.data(), m_classes, float(m_tolerance), n, m_changedBits.data(),
+                       candidates.data(), m_threads, dense, !dense && !last, last};
+    const double degree = n > 0 ? double(m.columns.size()) / double(n) : 0.0;
+    const int workers = double(estimate) * (degree + 1.0) >= double(kParallelGathers) ? m_threads : 1;
+    std::vector<WorkerOut> out(static_cast<size_t>(workers));
+    const int next = 1 - m_parity;
+    for (int w = 0; w < workers; ++w)
+        out[size_t(w)].next = m_bits.data() + (next * m_threads + w) * m_words;
+    // Chunks of words handed out dynamically: a click's rows cluster in part of the range.
+    const int64_t chunks = workers == 1 ? 1 : std::min<int64_t>(hi - lo, 16 * workers);
+    std::atomic<int64_t> nextChunk{0};
+    parallelFor(0, workers, workers, [&](int64_t w0, int64_t w1) {
+        std::vector<float> scratch(static_cast<size_t>(m_classes));
+        for (int64_t w = w0; w < w1; ++w)
+            for (int64_t chunk; (chunk = nextChunk.fetch_add(1)) < chunks;) {
+                const int64_t a = lo + (hi - lo) * chunk / chunks, b = lo + (hi - lo) * (chunk + 1) / chunks;
+                if (m_classes <= 8)
+                    runWords8(k, a, b, out[size_t(w)], scratch.data());
+                else if (m_classes <= 16)
+                    runWords16(k, a, b, out[size_t(w)], scratch.data());
+                else
+                    runWordsAny(k, a, b, out[size_t(w)], scratch.data());
+            }
     });
-    for (const auto& part : parts)
-        written.insert(written.end(), part.begin(), part.end());
+    // This step's bitmaps were cleared as read (all of them when dense: they held nothing).
+    for (int b = 0; b < m_threads; ++b)
+        m_ranges[size_t(m_parity * m_threads + b)] = {0, 0};
+    m_parity = next;
+    StepTotals totals;
+    m_pendingRows = m_changedCount;
+    for (int w = 0; w < workers; ++w) {
+        const WorkerOut& o = out[size_t(w)];
+        totals.computed += o.computed;
+        totals.written += o.written;
+        totals.marked += o.marked;
+        m_pendingRows += o.marked;
+        if (o.lo < o.hi)
+            m_ranges[size_t(next * m_threads + w)] = {o.lo, o.hi};
+        written.insert(written.end(), o.list.begin(), o.list.end());
+    }
+    return totals;
 }
 
 void IncrementalPropagation::refreshResultRows(std::span<const int32_t> positions, std::vector<int32_t>& changedRows)
@@ -380,47 +491,82 @@ Expected<IncrementalUpdate> IncrementalPropagation::apply(std::span<const LabelC
     }
 
     IncrementalUpdate update;
-    update.stats.errorBound = errorBound();
-    // The last entry for an item wins: walk backwards and keep the first one seen.
-    std::vector<int32_t> changed; // layout positions
-    m_listed.clear();
+    IncrementalStats& stats = update.stats;
+    stats.errorBound = errorBound();
+    // The last entry for an item wins: walk backwards and keep the first one seen (m_changedBits,
+    // by item here, is the set of items seen; it is empty between updates).
+    std::vector<LabelChange> effective;
     for (size_t a = changes.size(); a-- > 0;) {
         const LabelChange& change = changes[a];
-        if (!m_listed.insert(change.item) || m_seeds[size_t(change.item)] == change.newClass)
-            continue;
-        m_seeds[size_t(change.item)] = change.newClass;
-        update.changedSeeds.push_back(change.item);
+        uint64_t& word = m_changedBits[size_t(change.item >> 6)];
+        const uint64_t bit = uint64_t(1) << (change.item & 63);
+        if (!(word & bit) && m_seeds[size_t(change.item)] != change.newClass)
+            effective.push_back(change);
+        word |= bit;
     }
-    if (update.changedSeeds.empty()) {
-        update.stats.microseconds = clock.microseconds();
+    for (const LabelChange& change : changes)
+        m_changedBits[size_t(change.item >> 6)] = 0;
+    if (effective.empty()) {
+        stats.microseconds = clock.microseconds();
         return update;
     }
-    std::sort(update.changedSeeds.begin(), update.changedSeeds.end());
-    for (int32_t item : update.changedSeeds) {
-        const int64_t p = positionOf(s, item);
-        m_seedAt[size_t(p)] = m_seeds[size_t(item)];
-        setSeedRow(p);
-        changed.push_back(int32_t(p));
-    }
+    std::sort(effective.begin(), effective.end(), [](const LabelChange& x, const LabelChange& y) { return x.item < y.item; });
 
-    IncrementalStats& stats = update.stats;
-    bool dense = double(changed.size()) > m_options.fullRecomputeFraction * double(n);
-    stats.mode = dense ? IncrementalStats::Mode::Dense : IncrementalStats::Mode::Local;
-    stats.denseFromStep = dense ? 1 : 0;
-    std::vector<int32_t> written = changed, next; // rows of Y(t-1) / Y(t) that were rewritten
+    // Y(0) of the changed rows; they are candidates at every step (m_changedBits, by position now),
+    // and their free neighbours are the other candidates of step 1 (worker 0's bitmap).
+    const CsrMatrix& m = layoutMatrix(s);
+    const bool hasSteps = m_steps > 0;
+    uint64_t* first = m_bits.data() + m_parity * m_threads * m_words;
+    auto& firstRange = m_ranges[size_t(m_parity * m_threads)];
+    firstRange = {m_words, 0};
+    m_changedRange = {m_words, 0};
+    m_changedCount = int64_t(effective.size());
+    m_pendingRows = m_changedCount;
+    const auto widen = [](std::pair<int64_t, int64_t>& range, int64_t word) {
+        range = {std::min(range.first, word), std::max(range.second, word + 1)};
+    };
+    std::vector<int32_t> written; // layout positions rewritten at the last step
+    for (const LabelChange& change : effective) {
+        const int64_t p = positionOf(s, change.item);
+        m_seeds[size_t(change.item)] = change.newClass;
+        m_seedAt[size_t(p)] = change.newClass;
+        setSeedRow(p);
+        update.changedSeeds.push_back(change.item);
+        m_changedBits[size_t(p >> 6)] |= uint64_t(1) << (p & 63);
+        widen(m_changedRange, p >> 6);
+        written.push_back(int32_t(p));
+    }
+    for (int64_t p : written)
+        for (int64_t e = m.rowStart[size_t(p)]; hasSteps && e < m.rowStart[size_t(p) + 1]; ++e) {
+            const int32_t q = m.columns[size_t(e)];
+            if (m_seedAt[size_t(q)] < 0) {
+                first[q >> 6] |= uint64_t(1) << (q & 63);
+                widen(firstRange, q >> 6);
+                ++m_pendingRows;
+            }
+        }
+    if (firstRange.first >= firstRange.second)
+        firstRange = {0, 0};
+
+    bool dense = false;
+    stats.mode = IncrementalStats::Mode::Local;
     for (int step = 1; step <= m_steps; ++step) {
-        if (!collectCandidates(changed, written, dense)) {
+        if (!dense && double(std::min(m_pendingRows, n)) > m_options.fullRecomputeFraction * double(n)) {
             dense = true;
             stats.mode = IncrementalStats::Mode::Dense;
             stats.denseFromStep = step;
-            (void)collectCandidates(changed, written, dense);
         }
-        stats.rowsComputed += int64_t(m_candidates.size());
-        next.clear();
-        computeRows(step, next);
-        stats.rowsWritten += int64_t(next.size());
-        written.swap(next);
+        if (step == m_steps)
+            written.clear();
+        const StepTotals totals = runStep(step, dense, step == m_steps, written);
+        stats.rowsComputed += totals.computed;
+        stats.rowsWritten += totals.written;
     }
+    for (const LabelChange& change : effective) {
+        const int64_t p = positionOf(s, change.item);
+        m_changedBits[size_t(p >> 6)] = 0;
+    }
+    m_changedRange = {0, 0};
     refreshResultRows(written, update.changedRows);
     stats.rowsChanged = int64_t(update.changedRows.size());
     stats.microseconds = clock.microseconds();
@@ -529,6 +675,10 @@ IncrementalAudit IncrementalAudit::create(const IncrementalPropagation& propagat
     a.m_classFlagged.assign(size_t(c), 0);
     a.m_row.resize(size_t(c));
     a.m_listed.resize(n);
+    a.m_layoutProbabilities.resize(size_t(n * c));
+    std::vector<int32_t> all(static_cast<size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    a.copyProbabilities(propagation, all);
     LabelQualityReport& r = a.m_report;
     r.issueScore.assign(size_t(n), 0.0f);
     r.flagged.assign(size_t(n), 0);
@@ -537,10 +687,10 @@ IncrementalAudit IncrementalAudit::create(const IncrementalPropagation& propagat
     r.classCount.assign(size_t(c), 0);
     // Judge everything, sort once, then let the threshold rise from 0 (flagging every judged row
     // below it): the same report as assessGivenLabels().
+    JudgedKeys added;
     for (int64_t i = 0; i < n; ++i)
-        a.judge(i, true);
-    std::sort(a.m_sorted.begin(), a.m_sorted.end());
-    std::sort(r.ranking.begin(), r.ranking.end(), [&a](int32_t x, int32_t y) { return a.ranksBefore(x, y); });
+        a.judge(i, added);
+    a.mergeKeys(added);
     std::vector<int32_t> flipped;
     a.settleThreshold({}, flipped);
     return a;
@@ -553,19 +703,16 @@ bool IncrementalAudit::ranksBefore(int32_t a, int32_t b) const
     return sa > sb || (sa == sb && a < b);
 }
 
-bool IncrementalAudit::computeVote(int64_t item, const IncrementalPropagation& propagation)
+bool IncrementalAudit::computeVote(int64_t position, const SparseGraph& s)
 {
-    // Row `item` of neighbourVote(): S P summed in the order multiplyGraph sums it (the graph's
-    // layout), then divided by its float sum.
-    const SparseGraph& s = propagation.graph();
+    // Row `position` of neighbourVote(): S P summed in the order multiplyGraph sums it (the
+    // graph's layout, over m_layoutProbabilities), then divided by its float sum.
     const CsrMatrix& m = layoutMatrix(s);
     const int c = m_classes;
-    const float* probabilities = propagation.result().probabilities.data();
-    const int64_t p = positionOf(s, item);
     std::fill(m_row.begin(), m_row.end(), 0.0f);
-    for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e) {
+    for (int64_t e = m.rowStart[size_t(position)]; e < m.rowStart[size_t(position) + 1]; ++e) {
         const float w = m.weights[size_t(e)];
-        const float* x = probabilities + itemAt(s, m.columns[size_t(e)]) * c;
+        const float* x = m_layoutProbabilities.data() + int64_t(m.columns[size_t(e)]) * c;
         for (int q = 0; q < c; ++q)
             m_row[size_t(q)] += w * x[q];
     }
@@ -573,14 +720,23 @@ bool IncrementalAudit::computeVote(int64_t item, const IncrementalPropagation& p
     if (total > 0.0f)
         for (float& x : m_row)
             x /= total;
-    float* stored = m_vote.data() + item * c;
+    float* stored = m_vote.data() + itemAt(s, position) * c;
     if (std::equal(m_row.begin(), m_row.end(), stored))
         return false;
     std::copy(m_row.begin(), m_row.end(), stored);
     return true;
 }
 
-void IncrementalAudit::judge(int64_t item, bool bulk)
+void IncrementalAudit::copyProbabilities(const IncrementalPropagation& propagation, std::span<const int32_t> items)
+{
+    const SparseGraph& s = propagation.graph();
+    const float* probabilities = propagation.result().probabilities.data();
+    for (int32_t i : items)
+        std::copy_n(probabilities + int64_t(i) * m_classes, m_classes,
+                    m_layoutProbabilities.data() + positionOf(s, i) * m_classes);
+}
+
+void IncrementalAudit::judge(int64_t item, JudgedKeys& added)
 {
     // The per-item part of assessGivenLabels (LabelQuality.cpp), rule for rule.
     const int32_t g = m_given[size_t(item)];
@@ -602,39 +758,35 @@ void IncrementalAudit::judge(int64_t item, bool bulk)
         m_pGiven[size_t(item)] = p[g];
         m_disagrees[size_t(item)] = best != g;
         m_disagreeing += best != g;
-        const std::pair<float, int32_t> key{p[g], int32_t(item)};
-        if (bulk)
-            m_sorted.push_back(key);
-        else
-            m_sorted.insert(std::lower_bound(m_sorted.begin(), m_sorted.end(), key), key);
+        added.sorted.emplace_back(p[g], int32_t(item));
     }
+    added.ranking.push_back(int32_t(item));
+}
+
+void IncrementalAudit::mergeKeys(JudgedKeys& added)
+{
+    // Sorted additions merged into the sorted lists: O(L + R log R) for R additions to L entries,
+    // where inserting them one by one would move the list R times.
+    std::sort(added.sorted.begin(), added.sorted.end());
+    const auto middle = m_sorted.insert(m_sorted.end(), added.sorted.begin(), added.sorted.end());
+    std::inplace_merge(m_sorted.begin(), middle, m_sorted.end());
+    const auto before = [this](int32_t x, int32_t y) { return ranksBefore(x, y); };
     auto& ranking = m_report.ranking;
-    if (bulk)
-        ranking.push_back(int32_t(item));
-    else
-        ranking.insert(std::lower_bound(ranking.begin(), ranking.end(), int32_t(item),
-                                        [this](int32_t x, int32_t y) { return ranksBefore(x, y); }),
-                       int32_t(item));
+    std::sort(added.ranking.begin(), added.ranking.end(), before);
+    const auto rankMiddle = ranking.insert(ranking.end(), added.ranking.begin(), added.ranking.end());
+    std::inplace_merge(ranking.begin(), rankMiddle, ranking.end(), before);
 }
 
 void IncrementalAudit::unjudge(int64_t item)
 {
+    // Its entries in m_sorted and the ranking are dropped by the caller (all at once).
     const int32_t g = m_given[size_t(item)];
     if (g < 0)
         return;
     --m_report.classCount[size_t(g)];
-    auto& ranking = m_report.ranking;
-    const auto at = std::lower_bound(ranking.begin(), ranking.end(), int32_t(item),
-                                     [this](int32_t x, int32_t y) { return ranksBefore(x, y); });
-    ranking.erase(at);
-    if (m_judged[size_t(item)]) {
-        const auto key = std::lower_bound(m_sorted.begin(), m_sorted.end(),
-                                          std::pair<float, int32_t>{m_pGiven[size_t(item)], int32_t(item)});
-        m_sorted.erase(key);
-        m_disagreeing -= m_disagrees[size_t(item)];
-        m_judged[size_t(item)] = 0;
-        m_disagrees[size_t(item)] = 0;
-    }
+    m_disagreeing -= m_disagrees[size_t(item)];
+    m_judged[size_t(item)] = 0;
+    m_disagrees[size_t(item)] = 0;
     setFlag(item, false);
     m_report.issueScore[size_t(item)] = 0.0f;
     m_report.suggested[size_t(item)] = -1;
@@ -706,18 +858,23 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
         out.stats.microseconds = clock.microseconds();
         return out;
     }
-    // Votes of the neighbours of every row whose probabilities changed.
-    std::vector<int32_t> again; // rows to judge again: vote changed, or label changed
+    // Votes of the neighbours of every row whose probabilities changed, in layout order.
+    copyProbabilities(propagation, change.changedRows);
+    const CsrMatrix& m = layoutMatrix(s);
+    std::vector<int32_t> listed; // layout positions
     m_listed.clear();
-    for (int32_t j : change.changedRows)
-        for (int64_t e = s.rowStart[size_t(j)]; e < s.rowStart[size_t(j) + 1]; ++e) {
-            const int32_t i = s.columns[size_t(e)];
-            if (!m_listed.insert(i))
-                continue;
-            ++out.stats.votesComputed;
-            if (computeVote(i, propagation))
-                again.push_back(i);
-        }
+    for (int32_t j : change.changedRows) {
+        const int64_t p = positionOf(s, j);
+        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e)
+            if (const int32_t q = m.columns[size_t(e)]; m_listed.insert(q))
+                listed.push_back(q);
+    }
+    std::sort(listed.begin(), listed.end());
+    out.stats.votesComputed = int64_t(listed.size());
+    std::vector<int32_t> again; // items to judge again: vote changed, or label changed
+    for (int32_t q : listed)
+        if (computeVote(q, s))
+            again.push_back(int32_t(itemAt(s, q)));
     m_listed.clear();
     for (int32_t i : again)
         m_listed.insert(i);
@@ -737,9 +894,16 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     for (int32_t i : again) {
         before.push_back({i, m_report.issueScore[size_t(i)], m_report.flagged[size_t(i)], m_report.suggested[size_t(i)]});
         unjudge(i);
-        m_given[size_t(i)] = seeds[size_t(i)];
-        judge(i, false);
     }
+    // m_listed holds exactly `again` here: drop their old entries, then merge the new ones.
+    std::erase_if(m_sorted, [this](const std::pair<float, int32_t>& key) { return m_listed.contains(key.second); });
+    std::erase_if(m_report.ranking, [this](int32_t item) { return m_listed.contains(item); });
+    JudgedKeys added;
+    for (int32_t i : again) {
+        m_given[size_t(i)] = seeds[size_t(i)];
+        judge(i, added);
+    }
+    mergeKeys(added);
     out.stats.rowsJudged = int64_t(again.size());
     const float oldThreshold = m_report.threshold;
     settleThreshold(again, out.changedRows);

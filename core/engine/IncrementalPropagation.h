@@ -21,11 +21,13 @@
 //     by skipped writes therefore does not add up over clicks.
 // Guarantee: since S, Y >= 0, a relative row error e_t passes through a step as
 //   |(S (Y~ - Y))_i|_1 <= e_t (S Y)_i, so e_{t+1} <= e_t + tol (1 + e_t) and e_T <= (1+tol)^T - 1;
-// normalising a row at most doubles it: |p~ - p|_1 <= 2 e_T / (1 - e_T). errorBound() returns
-// that figure; the tolerance is chosen so that it is half of maxProbabilityError, leaving the
-// other half for float32 rounding (T steps of k-term non-negative sums, ~1e-6 relative, in
-// this and in a from-scratch run alike). It holds on every row, whatever its mass, for the
-// whole life of the object: no rebuild is ever needed for accuracy.
+// normalising a row at most doubles its L1 error, |p~ - p|_1 <= 2 e_T / (1 - e_T), and two
+// probability rows differ in no entry by more than half their L1 distance, so every probability
+// is within e_T / (1 - e_T) of the exact one. errorBound() returns that figure; the tolerance is
+// chosen so that it is 80% of maxProbabilityError, leaving the rest for float32 rounding (T steps
+// of k-term non-negative sums, ~1e-6 relative, in this and in a from-scratch run alike). It
+// holds on every row, whatever its mass, for the whole life of the object: no rebuild is ever
+// needed for accuracy.
 //
 // Cost of an update: one gather over a row's neighbours (k ~ 15 rows of c floats) per
 // recomputed row per step; rows are recomputed within t hops of the change at step t and only
@@ -53,6 +55,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace labelprop {
@@ -73,7 +76,7 @@ struct IncrementalStats {
     enum class Mode {
         Unchanged, // every change was a no-op (the item already had that label)
         Local,     // only rows near the changes were recomputed
-        Dense,     // from step denseFromStep on, every row was recomputed (large change)
+        Dense,     // from step denseFromStep on, every row was recomputed (a large change)
         Rebuilt,   // rebase(): the trajectory was replaced by a fresh full propagation
     };
     Mode mode = Mode::Unchanged;
@@ -175,9 +178,15 @@ private:
         return m_trajectory.data() + step * m_blockStride + position * m_classes;
     }
     void setSeedRow(int64_t position);
-    [[nodiscard]] bool collectCandidates(std::span<const int32_t> changed, std::span<const int32_t> writtenBefore,
-                                         bool dense);
-    void computeRows(int step, std::vector<int32_t>& written);
+    struct StepTotals {
+        int64_t computed = 0; // rows recomputed
+        int64_t written = 0;  // rows rewritten
+        int64_t marked = 0;   // candidate bits set for the next step (an upper bound on its rows)
+    };
+    // Step `step`: recomputes the candidate rows (every row when dense), marks the free neighbours
+    // of the rewritten ones for the next step unless `last`, and lists the rewritten rows if `last`.
+    StepTotals runStep(int step, bool dense, bool last, std::vector<int32_t>& written);
+    void clearCandidates();
     void refreshResultRows(std::span<const int32_t> positions, std::vector<int32_t>& changedRows);
     void adoptResult(PropagationResult&& full);
 
@@ -192,9 +201,18 @@ private:
     std::vector<int32_t> m_seeds;       // n, item order
     std::vector<int32_t> m_seedAt;      // n, layout order
     PropagationResult m_result;         // item order
-    // Scratch kept between updates so a click allocates little.
-    detail::RowMarks m_listed;          // rows listed as candidates of the current step
-    std::vector<int32_t> m_candidates;
+    // Candidate rows as bitmaps over layout positions (64 rows a word), so a step visits them in
+    // memory order and marking a neighbour is one OR. One bitmap per worker and step parity, so
+    // workers mark the next step's rows without sharing a word; a step reads the OR of them.
+    int m_threads = 1;
+    int64_t m_words = 0;                     // ceil(n / 64)
+    std::vector<uint64_t> m_changedBits;     // words: the rows whose label this update changes
+    std::vector<uint64_t> m_bits;            // 2 x threads x words
+    std::vector<std::pair<int64_t, int64_t>> m_ranges; // 2 x threads: word range [lo, hi) that may hold bits
+    int m_parity = 0;                        // which half of m_bits holds this step's candidates
+    std::pair<int64_t, int64_t> m_changedRange{0, 0}; // word range of m_changedBits
+    int64_t m_changedCount = 0;              // rows whose label this update changes
+    int64_t m_pendingRows = 0;               // upper bound on the next step's candidates
 };
 
 struct AuditStats {
@@ -220,7 +238,8 @@ struct AuditUpdate {
 // the flags that a new tau flips are the items whose p(given) lies between the old and the new
 // tau. The report therefore equals assessGivenLabels() over vote() at every step (tests check
 // it), ranking included. Cost: O(changed rows x k x c) for the votes, O(log L) per fixed-point
-// round, O(L) per re-judged labelled row to keep the sorted lists (L: labelled items).
+// round, and O(L + R log R) to keep the sorted lists when R labelled rows are judged again (L:
+// labelled items).
 // Thread-safety: as IncrementalPropagation (one owner thread).
 class IncrementalAudit {
 public:
@@ -236,16 +255,23 @@ public:
 
 private:
     IncrementalAudit() = default;
-    void judge(int64_t item, bool bulk);
+    struct JudgedKeys { // entries for m_sorted and the ranking, to merge in at once
+        std::vector<std::pair<float, int32_t>> sorted;
+        std::vector<int32_t> ranking;
+    };
+    void judge(int64_t item, JudgedKeys& added);
     void unjudge(int64_t item);
-    [[nodiscard]] bool computeVote(int64_t item, const IncrementalPropagation& propagation);
+    void mergeKeys(JudgedKeys& added);
+    [[nodiscard]] bool computeVote(int64_t position, const SparseGraph& s);
+    void copyProbabilities(const IncrementalPropagation& propagation, std::span<const int32_t> items);
     bool setFlag(int64_t item, bool flag); // true when it flipped
     void settleThreshold(std::span<const int32_t> judgedAgain, std::vector<int32_t>& flipped);
     [[nodiscard]] bool ranksBefore(int32_t a, int32_t b) const;
 
     int m_classes = 0;
     int m_threads = 0;
-    std::vector<float> m_vote;
+    std::vector<float> m_vote;                       // n x c, item order
+    std::vector<float> m_layoutProbabilities;        // n x c: the result's probabilities in layout order
     std::vector<int32_t> m_given;                    // n: the labels the report judged
     std::vector<uint8_t> m_judged;                   // n: labelled with some evidence
     std::vector<uint8_t> m_disagrees;                // n: judged and argmax of the vote != given
