@@ -239,6 +239,8 @@ private slots:
         QTest::newRow("one step") << 200 << 6 << 5 << 4 << 1 << true << 1 << 0.3 << 100;
         QTest::newRow("medium, 10 classes, 2 threads") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.3 << 120;
         QTest::newRow("medium, dense often") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.02 << 60;
+        QTest::newRow("medium, never dense, 2 threads") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 1.0 << 60;
+        QTest::newRow("medium, item order, 2 threads") << 3000 << 16 << 10 << 10 << 20 << false << 2 << 1.0 << 60;
     }
     void randomSessionsMatchFromScratch()
     {

@@ -3,6 +3,7 @@
 #include "core/base/Parallel.h"
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -21,6 +22,21 @@ constexpr double kToleranceShare = 0.8;
 // Below this many neighbour gathers a step runs on the calling thread: starting threads costs
 // tens of microseconds, about what 10,000 gathers take.
 constexpr int64_t kParallelGathers = 40000;
+
+inline void setBit(uint64_t* words, int64_t i)
+{
+    words[i >> 6] |= uint64_t(1) << (i & 63);
+}
+
+// Appends the set bits of words [lo, hi) to `out`, ascending, and clears them.
+void drainBits(uint64_t* words, int64_t lo, int64_t hi, std::vector<int32_t>& out)
+{
+    for (int64_t w = lo; w < hi; ++w) {
+        for (uint64_t bits = words[w]; bits; bits &= bits - 1)
+            out.push_back(int32_t(w * 64 + std::countr_zero(bits)));
+        words[w] = 0;
+    }
+}
 
 // The layout the trajectory is stored in: SparseGraph::local when the graph has it, else item order.
 const CsrMatrix& layoutMatrix(const SparseGraph& s)
@@ -47,11 +63,20 @@ private:
     std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
-// One step, as the kernels see it. Rows are c floats at stride c, in layout order.
-struct StepKernel {
+// A CSR matrix as raw pointers, for the kernels.
+struct CsrView {
     const int64_t* rowStart;
     const int32_t* columns;
     const float* weights;
+};
+CsrView viewOf(const CsrMatrix& m)
+{
+    return {m.rowStart.data(), m.columns.data(), m.weights.data()};
+}
+
+// One step, as the kernels see it. Rows are c floats at stride c, in layout order.
+struct StepKernel {
+    CsrView graph;
     const float* previous;        // Y(t-1), n x c, with kPad floats of slack after it
     float* current;               // Y(t), rewritten in place
     const int32_t* seedAt;        // n: a class, or -1 for a free row
@@ -71,7 +96,8 @@ struct StepKernel {
 struct WorkerOut {
     uint64_t* next = nullptr; // its bitmap of next-step candidates
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // word range of the bits it set
-    int64_t computed = 0, written = 0, marked = 0;
+    int64_t computed = 0, written = 0;
+    int64_t marked = 0; // neighbours marked, repeats included: an upper bound on the rows
     std::vector<int32_t> list;
 };
 
@@ -125,6 +151,35 @@ __attribute__((always_inline)) inline float laneSum(const Lanes16& v)
     return laneSum(half);
 }
 
+// sum = (S X)_p for rows of c floats at stride c in `x` (with slack after it), lanes past c zeroed.
+// Two accumulators (even and odd neighbours): the chain of dependent multiply-adds, not the
+// loads, bounds this loop; the order of the sum moves it by float rounding only (~1e-7 relative,
+// far below the tolerance).
+template <class V>
+__attribute__((always_inline)) inline void gatherRow(const CsrView& m, int64_t p, const float* x, int c, V& sum)
+{
+    constexpr int lanes = int(sizeof(V) / sizeof(float));
+    V even = {}, odd = {};
+    const int64_t begin = m.rowStart[p], end = m.rowStart[p + 1];
+    int64_t e = begin;
+    for (; e + 1 < end; e += 2) {
+        V a, b;
+        std::memcpy(&a, x + int64_t(m.columns[e]) * c, sizeof(V));
+        std::memcpy(&b, x + int64_t(m.columns[e + 1]) * c, sizeof(V));
+        even += m.weights[e] * a;
+        odd += m.weights[e + 1] * b;
+    }
+    if (e < end) {
+        V a;
+        std::memcpy(&a, x + int64_t(m.columns[e]) * c, sizeof(V));
+        even += m.weights[e] * a;
+    }
+    V mask;
+    for (int q = 0; q < lanes; ++q)
+        mask[q] = q < c ? 1.0f : 0.0f;
+    sum = (even + odd) * mask;
+}
+
 // Row p of Y(t) = (S Y(t-1))_p, or its clamp; true when it was rewritten.
 template <class V>
 __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_t p, float*)
@@ -133,28 +188,11 @@ __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_
         return updateClampedRow(k, p, seed);
     constexpr int lanes = int(sizeof(V) / sizeof(float));
     const int c = k.classes;
-    // Two accumulators (even and odd neighbours): the chain of dependent multiply-adds, not the
-    // loads, bounds this loop; the order of the sum moves it by float rounding only (~1e-7
-    // relative, far below the tolerance).
-    V even = {}, odd = {};
-    const int64_t begin = k.rowStart[p], end = k.rowStart[p + 1];
-    int64_t e = begin;
-    for (; e + 1 < end; e += 2) {
-        V x, y;
-        std::memcpy(&x, k.previous + int64_t(k.columns[e]) * c, sizeof(V));
-        std::memcpy(&y, k.previous + int64_t(k.columns[e + 1]) * c, sizeof(V));
-        even += k.weights[e] * x;
-        odd += k.weights[e + 1] * y;
-    }
-    if (e < end) {
-        V x;
-        std::memcpy(&x, k.previous + int64_t(k.columns[e]) * c, sizeof(V));
-        even += k.weights[e] * x;
-    }
     V mask;
     for (int q = 0; q < lanes; ++q)
         mask[q] = q < c ? 1.0f : 0.0f;
-    const V acc = (even + odd) * mask;
+    V acc;
+    gatherRow(k.graph, p, k.previous, c, acc);
     float* out = k.current + p * c;
     V stored;
     std::memcpy(&stored, out, sizeof(V));
@@ -174,9 +212,9 @@ inline bool updateRowAny(const StepKernel& k, int64_t p, float* scratch)
         return updateClampedRow(k, p, seed);
     const int c = k.classes;
     std::fill(scratch, scratch + c, 0.0f);
-    for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
-        const float w = k.weights[e];
-        const float* x = k.previous + int64_t(k.columns[e]) * c;
+    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
+        const float w = k.graph.weights[e];
+        const float* x = k.previous + int64_t(k.graph.columns[e]) * c;
         for (int q = 0; q < c; ++q)
             scratch[q] += w * x[q];
     }
@@ -210,7 +248,7 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
             }
         }
         while (bits) {
-            const int64_t p = w * 64 + __builtin_ctzll(bits);
+            const int64_t p = w * 64 + std::countr_zero(bits);
             bits &= bits - 1;
             ++out.computed;
             if (!Update(k, p, scratch))
@@ -220,19 +258,17 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
                 out.list.push_back(int32_t(p));
             if (!k.markNext)
                 continue;
-            for (int64_t e = k.rowStart[p]; e < k.rowStart[p + 1]; ++e) {
-                const int32_t q = k.columns[e];
-                if (k.seedAt[q] >= 0) // unchanged labeled rows never move; changed ones are in k.changed
-                    continue;
-                uint64_t& word = out.next[q >> 6];
-                const uint64_t bit = uint64_t(1) << (q & 63);
-                if (!(word & bit)) {
-                    word |= bit;
-                    ++out.marked;
-                    out.lo = std::min<int64_t>(out.lo, q >> 6);
-                    out.hi = std::max<int64_t>(out.hi, (q >> 6) + 1);
-                }
-            }
+            // Every neighbour, labeled ones too (they compare equal to their clamp and stay):
+            // an OR per neighbour, no branch. The row's columns are sorted, so its first and last
+            // bound the words touched.
+            const int64_t begin = k.graph.rowStart[p], end = k.graph.rowStart[p + 1];
+            if (begin == end)
+                continue;
+            for (int64_t e = begin; e < end; ++e)
+                setBit(out.next, k.graph.columns[e]);
+            out.marked += end - begin;
+            out.lo = std::min<int64_t>(out.lo, k.graph.columns[begin] >> 6);
+            out.hi = std::max<int64_t>(out.hi, (k.graph.columns[end - 1] >> 6) + 1);
         }
     }
 }
@@ -252,6 +288,85 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void runWords16(con
 void runWordsAny(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out, float* scratch)
 {
     runWords<updateRowAny>(k, w0, w1, out, scratch);
+}
+
+// The neighbour vote of LabelQuality.h for a list of rows: (S P)_p divided by its float sum.
+struct VoteKernel {
+    CsrView graph;
+    const float* probabilities; // n x c, layout order, with kPad floats of slack after it
+    float* vote;                // n x c, item order
+    const int32_t* itemAt;      // n: layout position -> item, or null (item order)
+    int classes;
+};
+
+// Row p of the vote from its gathered S P row `row` (c floats); true when the stored row changed.
+inline bool storeVote(const VoteKernel& k, int64_t p, float* row)
+{
+    const int c = k.classes;
+    const float total = std::accumulate(row, row + c, 0.0f);
+    if (total > 0.0f)
+        for (int q = 0; q < c; ++q)
+            row[q] /= total;
+    float* stored = k.vote + (k.itemAt ? int64_t(k.itemAt[p]) : p) * c;
+    if (std::equal(row, row + c, stored))
+        return false;
+    std::copy_n(row, c, stored);
+    return true;
+}
+
+template <class V>
+__attribute__((always_inline)) inline bool updateVote(const VoteKernel& k, int64_t p, float*)
+{
+    V acc;
+    gatherRow(k.graph, p, k.probabilities, k.classes, acc);
+    float row[sizeof(V) / sizeof(float)];
+    std::memcpy(row, &acc, sizeof(V));
+    return storeVote(k, p, row);
+}
+
+inline bool updateVoteAny(const VoteKernel& k, int64_t p, float* scratch)
+{
+    const int c = k.classes;
+    std::fill(scratch, scratch + c, 0.0f);
+    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
+        const float w = k.graph.weights[e];
+        const float* x = k.probabilities + int64_t(k.graph.columns[e]) * c;
+        for (int q = 0; q < c; ++q)
+            scratch[q] += w * x[q];
+    }
+    return storeVote(k, p, scratch);
+}
+
+// Votes of rows positions[0, count); appends the items whose vote changed to `changed`.
+template <bool (*Update)(const VoteKernel&, int64_t, float*)>
+__attribute__((always_inline)) inline void voteRows(const VoteKernel& k, const int32_t* positions, int64_t count,
+                                                    std::vector<int32_t>& changed, float* scratch)
+{
+    for (int64_t a = 0; a < count; ++a)
+        if (Update(k, positions[a], scratch))
+            changed.push_back(k.itemAt ? k.itemAt[positions[a]] : positions[a]);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void voteRows8(const VoteKernel& k,
+                                                                            const int32_t* positions, int64_t count,
+                                                                            std::vector<int32_t>& changed,
+                                                                            float* scratch)
+{
+    voteRows<updateVote<Lanes8>>(k, positions, count, changed, scratch);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void voteRows16(const VoteKernel& k,
+                                                                             const int32_t* positions, int64_t count,
+                                                                             std::vector<int32_t>& changed,
+                                                                             float* scratch)
+{
+    voteRows<updateVote<Lanes16>>(k, positions, count, changed, scratch);
+}
+
+void voteRowsAny(const VoteKernel& k, const int32_t* positions, int64_t count, std::vector<int32_t>& changed,
+                 float* scratch)
+{
+    voteRows<updateVoteAny>(k, positions, count, changed, scratch);
 }
 
 std::vector<float> identityRows(int classes)
@@ -363,6 +478,26 @@ void IncrementalPropagation::setSeedRow(int64_t position)
         y0[seed] = 1.0f;
 }
 
+int64_t IncrementalPropagation::countCandidates() const
+{
+    int64_t lo = m_changedRange.first, hi = m_changedRange.second;
+    for (int b = 0; b < m_threads; ++b) {
+        const auto [blo, bhi] = m_ranges[size_t(m_parity * m_threads + b)];
+        if (blo < bhi) {
+            lo = std::min(lo, blo);
+            hi = std::max(hi, bhi);
+        }
+    }
+    int64_t count = 0;
+    for (int64_t w = lo; w < hi; ++w) {
+        uint64_t bits = m_changedBits[size_t(w)];
+        for (int b = 0; b < m_threads; ++b)
+            bits |= m_bits[size_t((m_parity * m_threads + b) * m_words + w)];
+        count += std::popcount(bits);
+    }
+    return count;
+}
+
 void IncrementalPropagation::clearCandidates()
 {
     for (int b = 0; b < m_threads; ++b) {
@@ -400,7 +535,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
         hi = m_words;
         estimate = n;
     }
-    const StepKernel k{m.rowStart.data(), m.columns.data(), m.weights.data(), row(step - 1, 0), row(step, 0),
+    const StepKernel k{viewOf(m), row(step - 1, 0), row(step, 0),
                        m_seedAt.data(), m_oneHot.data(), m_classes, float(m_tolerance), n, m_changedBits.data(),
                        candidates.data(), m_threads, dense, !dense && !last, last};
     const double degree = n > 0 ? double(m.columns.size()) / double(n) : 0.0;
@@ -450,9 +585,16 @@ void IncrementalPropagation::refreshResultRows(std::span<const int32_t> position
     const int c = m_classes;
     changedRows.clear();
     changedRows.reserve(positions.size());
-    for (int32_t p : positions)
-        changedRows.push_back(int32_t(itemAt(s, p)));
-    std::sort(changedRows.begin(), changedRows.end());
+    // Ascending items: through a bitmap (m_changedBits is empty here) when there are many.
+    if (int64_t(positions.size()) * 16 > m_words) {
+        for (int32_t p : positions)
+            setBit(m_changedBits.data(), itemAt(s, p));
+        drainBits(m_changedBits.data(), 0, m_words, changedRows);
+    } else {
+        for (int32_t p : positions)
+            changedRows.push_back(int32_t(itemAt(s, p)));
+        std::sort(changedRows.begin(), changedRows.end());
+    }
     // summariseScores over just these rows, gathered into a small result of their own.
     PropagationResult part;
     part.n = int64_t(changedRows.size());
@@ -532,18 +674,16 @@ Expected<IncrementalUpdate> IncrementalPropagation::apply(std::span<const LabelC
         m_seedAt[size_t(p)] = change.newClass;
         setSeedRow(p);
         update.changedSeeds.push_back(change.item);
-        m_changedBits[size_t(p >> 6)] |= uint64_t(1) << (p & 63);
+        setBit(m_changedBits.data(), p);
         widen(m_changedRange, p >> 6);
         written.push_back(int32_t(p));
     }
     for (int64_t p : written)
         for (int64_t e = m.rowStart[size_t(p)]; hasSteps && e < m.rowStart[size_t(p) + 1]; ++e) {
             const int32_t q = m.columns[size_t(e)];
-            if (m_seedAt[size_t(q)] < 0) {
-                first[q >> 6] |= uint64_t(1) << (q & 63);
-                widen(firstRange, q >> 6);
-                ++m_pendingRows;
-            }
+            setBit(first, q);
+            widen(firstRange, q >> 6);
+            ++m_pendingRows;
         }
     if (firstRange.first >= firstRange.second)
         firstRange = {0, 0};
@@ -551,7 +691,9 @@ Expected<IncrementalUpdate> IncrementalPropagation::apply(std::span<const LabelC
     bool dense = false;
     stats.mode = IncrementalStats::Mode::Local;
     for (int step = 1; step <= m_steps; ++step) {
-        if (!dense && double(std::min(m_pendingRows, n)) > m_options.fullRecomputeFraction * double(n)) {
+        // The bound m_pendingRows counts repeats; count the bits when it could cross the line.
+        const double limit = m_options.fullRecomputeFraction * double(n);
+        if (!dense && double(m_pendingRows) > limit && double(countCandidates()) > limit) {
             dense = true;
             stats.mode = IncrementalStats::Mode::Dense;
             stats.denseFromStep = step;
@@ -675,7 +817,8 @@ IncrementalAudit IncrementalAudit::create(const IncrementalPropagation& propagat
     a.m_classFlagged.assign(size_t(c), 0);
     a.m_row.resize(size_t(c));
     a.m_listed.resize(n);
-    a.m_layoutProbabilities.resize(size_t(n * c));
+    a.m_layoutProbabilities.resize(size_t(n * c + kPad));
+    a.m_voteBits.assign(size_t((n + 63) / 64), 0);
     std::vector<int32_t> all(static_cast<size_t>(n));
     std::iota(all.begin(), all.end(), 0);
     a.copyProbabilities(propagation, all);
@@ -703,28 +846,19 @@ bool IncrementalAudit::ranksBefore(int32_t a, int32_t b) const
     return sa > sb || (sa == sb && a < b);
 }
 
-bool IncrementalAudit::computeVote(int64_t position, const SparseGraph& s)
+void IncrementalAudit::computeVotes(const SparseGraph& s, std::span<const int32_t> positions,
+                                    std::vector<int32_t>& changedItems)
 {
-    // Row `position` of neighbourVote(): S P summed in the order multiplyGraph sums it (the
-    // graph's layout, over m_layoutProbabilities), then divided by its float sum.
-    const CsrMatrix& m = layoutMatrix(s);
-    const int c = m_classes;
-    std::fill(m_row.begin(), m_row.end(), 0.0f);
-    for (int64_t e = m.rowStart[size_t(position)]; e < m.rowStart[size_t(position) + 1]; ++e) {
-        const float w = m.weights[size_t(e)];
-        const float* x = m_layoutProbabilities.data() + int64_t(m.columns[size_t(e)]) * c;
-        for (int q = 0; q < c; ++q)
-            m_row[size_t(q)] += w * x[q];
-    }
-    const float total = std::accumulate(m_row.begin(), m_row.end(), 0.0f);
-    if (total > 0.0f)
-        for (float& x : m_row)
-            x /= total;
-    float* stored = m_vote.data() + itemAt(s, position) * c;
-    if (std::equal(m_row.begin(), m_row.end(), stored))
-        return false;
-    std::copy(m_row.begin(), m_row.end(), stored);
-    return true;
+    // Rows of neighbourVote(), gathered from m_layoutProbabilities in the graph's layout.
+    const VoteKernel k{viewOf(layoutMatrix(s)), m_layoutProbabilities.data(), m_vote.data(),
+                       s.hasLocalLayout() ? s.localOrder.data() : nullptr, m_classes};
+    const auto count = int64_t(positions.size());
+    if (m_classes <= 8)
+        voteRows8(k, positions.data(), count, changedItems, m_row.data());
+    else if (m_classes <= 16)
+        voteRows16(k, positions.data(), count, changedItems, m_row.data());
+    else
+        voteRowsAny(k, positions.data(), count, changedItems, m_row.data());
 }
 
 void IncrementalAudit::copyProbabilities(const IncrementalPropagation& propagation, std::span<const int32_t> items)
@@ -861,20 +995,21 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     // Votes of the neighbours of every row whose probabilities changed, in layout order.
     copyProbabilities(propagation, change.changedRows);
     const CsrMatrix& m = layoutMatrix(s);
-    std::vector<int32_t> listed; // layout positions
-    m_listed.clear();
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // words of m_voteBits holding bits
     for (int32_t j : change.changedRows) {
-        const int64_t p = positionOf(s, j);
-        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e)
-            if (const int32_t q = m.columns[size_t(e)]; m_listed.insert(q))
-                listed.push_back(q);
+        const int64_t p = positionOf(s, j), begin = m.rowStart[size_t(p)], end = m.rowStart[size_t(p) + 1];
+        if (begin == end)
+            continue;
+        for (int64_t e = begin; e < end; ++e)
+            setBit(m_voteBits.data(), m.columns[size_t(e)]);
+        lo = std::min<int64_t>(lo, m.columns[size_t(begin)] >> 6);
+        hi = std::max<int64_t>(hi, (m.columns[size_t(end - 1)] >> 6) + 1);
     }
-    std::sort(listed.begin(), listed.end());
+    std::vector<int32_t> listed; // layout positions, ascending
+    drainBits(m_voteBits.data(), std::min(lo, hi), hi, listed);
     out.stats.votesComputed = int64_t(listed.size());
     std::vector<int32_t> again; // items to judge again: vote changed, or label changed
-    for (int32_t q : listed)
-        if (computeVote(q, s))
-            again.push_back(int32_t(itemAt(s, q)));
+    computeVotes(s, listed, again);
     m_listed.clear();
     for (int32_t i : again)
         m_listed.insert(i);

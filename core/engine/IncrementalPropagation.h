@@ -68,7 +68,7 @@ struct LabelChange {
 struct IncrementalOptions {
     int steps = 20;                      // T (PropagationOptions::iterations with the hard clamp)
     double maxProbabilityError = 1e-4;   // bound on |p - p(from scratch)| per probability, in (0, 0.5)
-    double fullRecomputeFraction = 0.3;  // a step recomputing more than this fraction of rows goes dense
+    double fullRecomputeFraction = 0.5;  // a step recomputing more than this fraction of rows goes dense
     int threads = 0;                     // for dense and large steps; 0: all hardware threads
 };
 
@@ -181,12 +181,13 @@ private:
     struct StepTotals {
         int64_t computed = 0; // rows recomputed
         int64_t written = 0;  // rows rewritten
-        int64_t marked = 0;   // candidate bits set for the next step (an upper bound on its rows)
+        int64_t marked = 0;   // neighbours marked for the next step (an upper bound on its rows)
     };
     // Step `step`: recomputes the candidate rows (every row when dense), marks the free neighbours
     // of the rewritten ones for the next step unless `last`, and lists the rewritten rows if `last`.
     StepTotals runStep(int step, bool dense, bool last, std::vector<int32_t>& written);
     void clearCandidates();
+    [[nodiscard]] int64_t countCandidates() const; // rows in this step's bitmaps
     void refreshResultRows(std::span<const int32_t> positions, std::vector<int32_t>& changedRows);
     void adoptResult(PropagationResult&& full);
 
@@ -262,7 +263,7 @@ private:
     void judge(int64_t item, JudgedKeys& added);
     void unjudge(int64_t item);
     void mergeKeys(JudgedKeys& added);
-    [[nodiscard]] bool computeVote(int64_t position, const SparseGraph& s);
+    void computeVotes(const SparseGraph& s, std::span<const int32_t> positions, std::vector<int32_t>& changedItems);
     void copyProbabilities(const IncrementalPropagation& propagation, std::span<const int32_t> items);
     bool setFlag(int64_t item, bool flag); // true when it flipped
     void settleThreshold(std::span<const int32_t> judgedAgain, std::vector<int32_t>& flipped);
@@ -271,7 +272,8 @@ private:
     int m_classes = 0;
     int m_threads = 0;
     std::vector<float> m_vote;                       // n x c, item order
-    std::vector<float> m_layoutProbabilities;        // n x c: the result's probabilities in layout order
+    std::vector<float> m_layoutProbabilities;        // n x c (+ padding): the result's probabilities in layout order
+    std::vector<uint64_t> m_voteBits;                // n bits, layout order: rows whose vote to recompute
     std::vector<int32_t> m_given;                    // n: the labels the report judged
     std::vector<uint8_t> m_judged;                   // n: labelled with some evidence
     std::vector<uint8_t> m_disagrees;                // n: judged and argmax of the vote != given
@@ -282,7 +284,7 @@ private:
     std::vector<int64_t> m_classFlagged;
     LabelQualityReport m_report;
     detail::RowMarks m_listed;    // rows already listed by this update
-    std::vector<float> m_row;     // c: scratch vote row
+    std::vector<float> m_row;     // c: scratch vote row (more than 16 classes)
 };
 
 } // namespace labelprop
