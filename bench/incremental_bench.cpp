@@ -352,7 +352,8 @@ int main(int argc, char** argv)
         else
             die("unknown argument '" + arg + "'; see the comment at the top of bench/incremental_bench.cpp");
     }
-    std::printf("CPU: %s, %u hardware threads; benchmark threads: %d\n", cpuModel().c_str(),
+    std::printf("CPU: %s (%s), %u hardware threads; benchmark threads: %d\n", cpuModel().c_str(),
+                __builtin_cpu_supports("avx512f") ? "AVX-512" : __builtin_cpu_supports("avx2") ? "AVX2" : "no AVX2",
                 std::thread::hardware_concurrency(), settings.threads);
     if (!settings.fashion.empty())
         run(fashionMnist(settings), settings);

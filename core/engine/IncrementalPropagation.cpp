@@ -250,6 +250,15 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
         while (bits) {
             const int64_t p = w * 64 + std::countr_zero(bits);
             bits &= bits - 1;
+            if (bits && !k.dense) {
+                // The next candidate's edges and stored row: candidates are scattered, so
+                // without this each one waits for its CSR slice.
+                const int64_t q = w * 64 + std::countr_zero(bits);
+                const int64_t at = k.graph.rowStart[q];
+                __builtin_prefetch(k.graph.columns + at);
+                __builtin_prefetch(k.graph.weights + at);
+                __builtin_prefetch(k.current + q * k.classes);
+            }
             ++out.computed;
             if (!Update(k, p, scratch))
                 continue;
