@@ -184,6 +184,17 @@ int main(int argc, char** argv)
     PaintClock paints(clock);
     viewport->installEventFilter(&paints);
     const double open0 = double(clock.nsecsElapsed()) / 1e6;
+    // Where the open spends its time: when each stage first reports.
+    QString lastStage;
+    QObject::connect(&w.session(), &ProjectSession::progress, [&](const QString& stage, double) {
+        if (stage != lastStage && qEnvironmentVariableIsSet("LABELPROP_BENCH_STAGES"))
+            std::printf("  %7.3f s  %s\n", (double(clock.nsecsElapsed()) / 1e6 - open0) / 1000, qUtf8Printable(stage));
+        lastStage = stage;
+    });
+    QObject::connect(&w, &MainWindow::projectOpened, [&] {
+        if (qEnvironmentVariableIsSet("LABELPROP_BENCH_STAGES"))
+            std::printf("  %7.3f s  opened (GUI columns in place)\n", (double(clock.nsecsElapsed()) / 1e6 - open0) / 1000);
+    });
     w.openProject(path);
     if (!waitFor([&] { return opened && !view->orderPending() && paints.lastPaintEnd > open0; }, kTimeoutMs)) {
         std::fprintf(stderr, "labelprop-app-bench: the project did not open (opened %d, paints %d)\n", int(opened), paints.paints);
