@@ -215,7 +215,7 @@ int main(int argc, char** argv)
     // Clicks.
     std::mt19937 rng(parser.value(seed).toUInt());
     const int classCount = int(w.session().classes().size());
-    std::vector<double> latency;
+    std::vector<double> latency, engine, changedRows;
     auto* grid = view->grid();
     grid->setFocus();
     for (int k = 0; k < parser.value(clicks).toInt() && classCount > 0; ++k) {
@@ -247,8 +247,12 @@ int main(int argc, char** argv)
             return 1;
         }
         latency.push_back(paints.lastPaintEnd - t0);
+        engine.push_back(w.session().lastEngineSeconds() * 1000.0);
+        changedRows.push_back(double(w.session().lastChangedRows()));
     }
     print("key press to repainted propagation", stats(latency), "ms");
+    print("  of which the engine update", stats(engine), "ms");
+    print("  rows whose tile values changed", stats(changedRows), "rows");
 
     // Scrolling: page by page, each page's paint timed.
     std::vector<double> frames;

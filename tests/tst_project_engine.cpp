@@ -252,7 +252,8 @@ private slots:
                 continue;
             auto full = propagateProject(scratch);
             QVERIFY(full);
-            const auto& shown = (*live)->current().result.probabilities;
+            const auto current = (*live)->current();
+            const auto& shown = current.result.probabilities;
             QCOMPARE(shown.size(), full->result.probabilities.size());
             for (std::size_t k = 0; k < shown.size(); ++k)
                 QVERIFY2(std::abs(shown[k] - full->result.probabilities[k]) <= 1e-4f, qPrintable(QString::number(k)));

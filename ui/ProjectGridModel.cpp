@@ -72,7 +72,14 @@ void ProjectGridModel::itemsChanged(std::span<const std::int32_t> items)
     for (const auto item : items)
         if (const int row = rowOfItem(item); row >= 0)
             rows.push_back(row);
-    for (const auto& [first, last] : coalescedRowRanges(std::move(rows)))
+    const auto ranges = coalescedRowRanges(std::move(rows));
+    // A click early in labeling moves the confidence of tens of thousands of scattered rows: one
+    // signal over their span (a view repaints what it shows once) instead of thousands.
+    if (ranges.size() > kMaxRanges) {
+        emit dataChanged(index(ranges.front().first), index(ranges.back().second));
+        return;
+    }
+    for (const auto& [first, last] : ranges)
         emit dataChanged(index(first), index(last));
 }
 

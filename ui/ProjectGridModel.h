@@ -48,8 +48,10 @@ public:
     [[nodiscard]] int itemAt(int row) const;
     [[nodiscard]] int rowOfItem(int item) const; // -1 when not shown; O(1)
 
-    // The values of these items changed: dataChanged over the rows that show them, coalesced.
+    // The values of these items changed: dataChanged over the rows that show them, coalesced into
+    // runs of rows; more than kMaxRanges runs become one dataChanged over their whole span.
     void itemsChanged(std::span<const std::int32_t> items);
+    static constexpr std::size_t kMaxRanges = 64;
     // Class names or colours changed: every row repaints.
     void classesChanged();
 

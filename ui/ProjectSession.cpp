@@ -369,6 +369,8 @@ void ProjectSession::dispatchEngine()
             }
             m_noiseRate = update->noiseRate;
             m_shownVersion = update->version;
+            m_lastEngineSeconds = update->seconds;
+            m_lastChangedRows = update->rows.size();
             emit propagationChanged(changed, update->version);
         }
         dispatchEngine();

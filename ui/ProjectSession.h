@@ -90,6 +90,10 @@ public:
     // running, nothing queued): the latency benchmark and the tests wait for this.
     [[nodiscard]] std::int64_t shownVersion() const { return m_shownVersion; }
     [[nodiscard]] bool engineIdle() const { return !m_engineBusy && m_pending.empty(); }
+    // The last engine update: its time on the engine worker (s), the rows it changed, and whether
+    // it ran over every row (benchmarks and the status bar's tooltip).
+    [[nodiscard]] double lastEngineSeconds() const { return m_lastEngineSeconds; }
+    [[nodiscard]] std::size_t lastChangedRows() const { return m_lastChangedRows; }
     // The live propagation's full result, computed on the engine worker (tests compare it with a
     // from-scratch propagation). Asynchronous: liveResult() follows.
     void requestLiveResult();
@@ -155,6 +159,8 @@ private:
     std::vector<LabelChange> m_pending;        // changes waiting for the engine
     bool m_engineBusy = false;
     std::int64_t m_shownVersion = 0;
+    double m_lastEngineSeconds = 0.0;
+    std::size_t m_lastChangedRows = 0;
     std::uint64_t m_openRequest = 0;
 
     QThreadPool m_storePool;  // one thread: store commits in order

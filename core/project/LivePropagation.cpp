@@ -2,6 +2,8 @@
 
 #include "core/base/Stopwatch.h"
 
+#include <algorithm>
+
 namespace labelprop {
 
 LivePropagation::LivePropagation(ProjectRun run, int threads)
@@ -10,48 +12,96 @@ LivePropagation::LivePropagation(ProjectRun run, int threads)
 {
 }
 
+LivePropagation::~LivePropagation() = default;
+
 Expected<std::unique_ptr<LivePropagation>> LivePropagation::start(ProjectRun run, int threads)
 {
     std::unique_ptr<LivePropagation> live(new LivePropagation(std::move(run), threads));
-    if (auto ok = live->propagateAll(); !ok)
+    if (auto ok = live->rebuild(); !ok)
         return std::unexpected(ok.error());
     live->m_shown = live->shownRows();
     return live;
 }
 
-Expected<void> LivePropagation::propagateAll()
+bool LivePropagation::local() const
 {
-    if (m_run.labeled == 0 || m_run.classes.empty()) {
-        // Nothing to spread yet: every row shows "no label reached it".
-        m_current = ProjectPropagation{};
-        m_current.kind = "propagate";
+    return m_run.engine.clamp.kind == ClampMode::Kind::Hard;
+}
+
+Expected<void> LivePropagation::rebuild()
+{
+    m_incremental.reset();
+    m_audit.reset();
+    m_full = ProjectPropagation{};
+    m_full.kind = "propagate";
+    if (m_run.classes.empty())
+        return {}; // nothing to propagate into yet: every row shows "no label reached it"
+    if (local()) {
+        // The graph is shared with the run (aliasing: no copy of S).
+        std::shared_ptr<const SparseGraph> graph(m_run.graph, &m_run.graph->affinity);
+        IncrementalOptions options;
+        options.steps = m_run.engine.steps;
+        options.threads = m_threads;
+        auto created = IncrementalPropagation::create(std::move(graph), m_run.seeds, int(m_run.classes.size()), options);
+        if (!created)
+            return std::unexpected(created.error());
+        m_incremental = std::make_unique<IncrementalPropagation>(std::move(*created));
+        m_audit = std::make_unique<IncrementalAudit>(IncrementalAudit::create(*m_incremental, m_threads));
         return {};
     }
+    // Soft clamp or none: no local update exists for these; every change runs the full propagation.
+    if (m_run.labeled == 0)
+        return {};
     ProjectRunControl control;
     control.threads = m_threads;
     auto p = propagateProject(m_run, control);
     if (!p)
         return std::unexpected(p.error());
-    m_current = std::move(*p);
+    m_full = std::move(*p);
     return {};
+}
+
+ShownRow LivePropagation::shownRow(std::size_t i) const
+{
+    const PropagationResult* r = m_incremental ? &m_incremental->result() : &m_full.result;
+    const LabelQualityReport* q = m_audit ? &m_audit->report() : &m_full.quality;
+    ShownRow s;
+    if (r->predicted.size() <= i)
+        return s;
+    s.predicted = r->predicted[i];
+    s.confidence = r->confidence[i];
+    if (q->issueScore.size() > i) {
+        s.issueScore = q->issueScore[i];
+        s.flagged = q->flagged[i];
+        s.suggested = q->suggested[i];
+    }
+    return s;
 }
 
 std::vector<ShownRow> LivePropagation::shownRows() const
 {
-    const auto rows = m_run.embeddings.itemIds.size();
-    std::vector<ShownRow> shown(rows);
-    const auto& r = m_current.result;
-    const auto& q = m_current.quality;
-    if (r.predicted.size() != rows)
-        return shown;
-    for (std::size_t i = 0; i < rows; ++i) {
-        shown[i].predicted = r.predicted[i];
-        shown[i].confidence = r.confidence[i];
-        shown[i].issueScore = q.issueScore.empty() ? 0.0f : q.issueScore[i];
-        shown[i].flagged = q.flagged.empty() ? 0 : q.flagged[i];
-        shown[i].suggested = q.suggested.empty() ? -1 : q.suggested[i];
-    }
+    std::vector<ShownRow> shown(m_run.embeddings.itemIds.size());
+    for (std::size_t i = 0; i < shown.size(); ++i)
+        shown[i] = shownRow(i);
     return shown;
+}
+
+ProjectPropagation LivePropagation::current() const
+{
+    if (!m_incremental)
+        return m_full;
+    ProjectPropagation p;
+    p.kind = "propagate";
+    p.result = m_incremental->result();
+    p.quality = m_audit->report();
+    p.settingsJson = "{\"mode\":\"propagate\",\"iterations\":" + std::to_string(m_run.engine.steps)
+                     + ",\"clamp\":\"hard\",\"live\":true}";
+    return p;
+}
+
+double LivePropagation::noiseRate() const
+{
+    return m_audit ? m_audit->report().noiseRate : m_full.quality.noiseRate;
 }
 
 LiveUpdate LivePropagation::initial() const
@@ -62,7 +112,7 @@ LiveUpdate LivePropagation::initial() const
     for (std::size_t i = 0; i < m_shown.size(); ++i)
         u.rows[i] = std::int32_t(i);
     u.values = m_shown;
-    u.noiseRate = m_current.quality.noiseRate;
+    u.noiseRate = noiseRate();
     u.full = true;
     return u;
 }
@@ -70,30 +120,58 @@ LiveUpdate LivePropagation::initial() const
 Expected<LiveUpdate> LivePropagation::apply(std::span<const LabelChange> changes, const std::vector<ProjectClass>& classes)
 {
     Stopwatch clock;
+    // Item ids -> embedding rows; later entries for an item win, as in the store.
+    std::vector<SeedChange> rows;
+    rows.reserve(changes.size());
     for (const auto& c : changes) {
         if (c.itemId <= 0 || std::size_t(c.itemId) >= m_run.rowOfItem.size())
             continue;
         const auto row = m_run.rowOfItem[std::size_t(c.itemId)];
         if (row < 0)
             continue;
+        const int cls = c.classId >= 0 && c.classId < int(classes.size()) ? c.classId : -1;
         auto& seed = m_run.seeds[std::size_t(row)];
-        m_run.labeled += (c.classId >= 0) - (seed >= 0);
-        seed = c.classId;
+        m_run.labeled += (cls >= 0) - (seed >= 0);
+        seed = cls;
+        rows.push_back(SeedChange{std::int32_t(row), cls});
     }
+    const bool classesShrank = classes.size() < m_run.classes.size();
+    const bool firstClasses = m_run.classes.empty() && !classes.empty();
     m_run.classes = classes;
-    if (auto ok = propagateAll(); !ok)
-        return std::unexpected(ok.error());
-    auto shown = shownRows();
+
     LiveUpdate u;
-    u.version = ++m_version;
-    for (std::size_t i = 0; i < shown.size(); ++i)
-        if (!(shown[i] == m_shown[i])) {
-            u.rows.push_back(std::int32_t(i));
-            u.values.push_back(shown[i]);
+    std::vector<std::int32_t> candidates; // rows whose shown values may have changed
+    if (m_incremental && !classesShrank) {
+        while (m_incremental->classes() < int(classes.size()))
+            m_incremental->addClass(); // exact: no item has the new class yet
+        auto update = m_incremental->apply(rows);
+        if (!update)
+            return std::unexpected(update.error());
+        const auto audit = m_audit->update(*m_incremental, *update);
+        std::merge(update->changedRows.begin(), update->changedRows.end(), audit.changedRows.begin(),
+                   audit.changedRows.end(), std::back_inserter(candidates));
+        candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+        u.full = update->stats.mode == IncrementalStats::Mode::Dense;
+    } else {
+        // A merge renumbered the classes, the first class arrived, or the clamp is not hard: from scratch.
+        (void)firstClasses;
+        if (auto ok = rebuild(); !ok)
+            return std::unexpected(ok.error());
+        candidates.resize(m_shown.size());
+        for (std::size_t i = 0; i < candidates.size(); ++i)
+            candidates[i] = std::int32_t(i);
+        u.full = true;
+    }
+    for (const auto row : candidates) {
+        const auto now = shownRow(std::size_t(row));
+        if (!(now == m_shown[std::size_t(row)])) {
+            m_shown[std::size_t(row)] = now;
+            u.rows.push_back(row);
+            u.values.push_back(now);
         }
-    m_shown = std::move(shown);
-    u.noiseRate = m_current.quality.noiseRate;
-    u.full = true;
+    }
+    u.version = ++m_version;
+    u.noiseRate = noiseRate();
     u.seconds = clock.seconds();
     return u;
 }
