@@ -179,6 +179,7 @@ int main(int argc, char** argv)
     QObject::connect(&w, &MainWindow::visibleThumbnailsReady, [&] { thumbnails = true; });
     QObject::connect(&w, &MainWindow::projectOpened, [&] { opened = true; });
     QObject::connect(&w, &MainWindow::errorShown, [&](const QString& m) { std::fprintf(stderr, "error: %s\n", qUtf8Printable(m)); });
+    QObject::connect(&w.session(), &ProjectSession::message, [&](const QString& m) { std::fprintf(stderr, "message: %s\n", qUtf8Printable(m)); });
     auto* view = w.projectView();
     auto* viewport = view->grid()->viewport();
     PaintClock paints(clock);

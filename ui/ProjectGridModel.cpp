@@ -67,6 +67,18 @@ int ProjectGridModel::rowOfItem(int item) const
 
 void ProjectGridModel::itemsChanged(std::span<const std::int32_t> items)
 {
+    if (items.size() > 64 * kMaxRanges) {
+        // Surely more than kMaxRanges runs: the span in one pass, without sorting.
+        int first = INT32_MAX, last = -1;
+        for (const auto item : items)
+            if (const int row = rowOfItem(item); row >= 0) {
+                first = std::min(first, row);
+                last = std::max(last, row);
+            }
+        if (last >= 0)
+            emit dataChanged(index(first), index(last));
+        return;
+    }
     std::vector<int> rows;
     rows.reserve(items.size());
     for (const auto item : items)

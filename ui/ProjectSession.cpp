@@ -9,6 +9,7 @@
 #include <QPointer>
 
 #include <exception>
+#include <future>
 #include <unordered_map>
 
 namespace labelprop::ui {
@@ -158,16 +159,18 @@ void ProjectSession::open(const QString& projectPath)
             cols.shown.assign(n, ShownRow{});
             out->undoable = counts->undoable;
             out->redoable = counts->redoable;
-            auto images = ProjectImageSource::open(*info, *items);
-            if (images)
-                out->images = std::shared_ptr<const ImageSource>(std::move(*images));
-            else
-                out->warnings.push_back(images.error().message);
+            // The images for the thumbnails open on a thread of their own (an IDX file of 1M images
+            // takes a while) while the embeddings and the graph load here.
+            auto images = std::async(std::launch::async, [info = *info, &items = *items] { return ProjectImageSource::open(info, items); });
 
             ProjectRunControl control;
             control.cancel = cancel.get();
             control.progress = report;
-            auto run = loadProjectRun(s, *settings, control);
+            auto run = loadProjectRun(s, *items, *settings, control);
+            if (auto opened = images.get())
+                out->images = std::shared_ptr<const ImageSource>(std::move(*opened));
+            else
+                out->warnings.push_back(opened.error().message);
             if (!run) {
                 out->status = std::unexpected(run.error());
                 return out;

@@ -90,6 +90,15 @@ Expected<void> refreshRunLabels(const ProjectStore& store, ProjectRun& run)
 
 Expected<ProjectRun> loadProjectRun(ProjectStore& store, const ProjectSettings& settings, const ProjectRunControl& control)
 {
+    auto items = store.items();
+    if (!items)
+        return std::unexpected(items.error());
+    return loadProjectRun(store, *items, settings, control);
+}
+
+Expected<ProjectRun> loadProjectRun(ProjectStore& store, const std::vector<ProjectItem>& items,
+                                    const ProjectSettings& settings, const ProjectRunControl& control)
+{
     Stopwatch clock;
     ProjectRun run;
     run.projectPath = store.path();
@@ -100,9 +109,6 @@ Expected<ProjectRun> loadProjectRun(ProjectStore& store, const ProjectSettings& 
     run.engine = std::move(*engine);
     run.engine.graph.threads = control.threads;
 
-    auto items = store.items();
-    if (!items)
-        return std::unexpected(items.error());
     ProgressCallback encodingProgress;
     if (control.progress || control.cancel)
         encodingProgress = [&control](std::size_t done, std::size_t total) {
@@ -110,7 +116,7 @@ Expected<ProjectRun> loadProjectRun(ProjectStore& store, const ProjectSettings& 
                 control.progress("embedding", double(done) / double(total));
             return !(control.cancel && control.cancel->load());
         };
-    auto embeddings = loadProjectEmbeddings(store, *items, run.engine.encoder, encodingProgress);
+    auto embeddings = loadProjectEmbeddings(store, items, run.engine.encoder, encodingProgress);
     if (!embeddings)
         return std::unexpected(embeddings.error());
     run.embeddings = std::move(*embeddings);
@@ -119,10 +125,10 @@ Expected<ProjectRun> loadProjectRun(ProjectStore& store, const ProjectSettings& 
         run.warnings.push_back(std::to_string(run.embeddings.skipped.size()) + " items are left out (not encoded); first: "
                                + run.embeddings.skipped.front());
 
-    run.paths.resize(items->size() + 1);
-    for (auto& it : *items)
+    run.paths.resize(items.size() + 1);
+    for (const auto& it : items)
         if (it.id > 0 && std::size_t(it.id) < run.paths.size())
-            run.paths[std::size_t(it.id)] = std::move(it.path);
+            run.paths[std::size_t(it.id)] = it.path;
     run.rowOfItem.assign(run.paths.size(), -1);
     for (std::size_t r = 0; r < run.embeddings.itemIds.size(); ++r)
         run.rowOfItem.at(std::size_t(run.embeddings.itemIds[r])) = std::int64_t(r);

@@ -67,6 +67,9 @@ struct ProjectRun {
 // on first use, which needs a writable store).
 [[nodiscard]] Expected<ProjectRun> loadProjectRun(ProjectStore& store, const ProjectSettings& settings,
                                                   const ProjectRunControl& control = {});
+// The same with the project's items (store.items()) already read by the caller, who needs them too.
+[[nodiscard]] Expected<ProjectRun> loadProjectRun(ProjectStore& store, const std::vector<ProjectItem>& items,
+                                                  const ProjectSettings& settings, const ProjectRunControl& control = {});
 // Re-reads classes, labels and the label version into `run` (after labeling; no embedding or graph work).
 [[nodiscard]] Expected<void> refreshRunLabels(const ProjectStore& store, ProjectRun& run);
 
