@@ -97,6 +97,17 @@ std::map<int, std::pair<int, LabelSource>> savedLabels(const QString& path)
     return out;
 }
 
+bool waitOpened(MainWindow& w);
+
+// Shows a window over the fixture's project and waits until it is open with its order computed.
+bool openOn(MainWindow& w, const Fixture& f, QSize size = QSize(1000, 700))
+{
+    w.resize(size);
+    w.show();
+    w.openProject(f.project);
+    return waitOpened(w);
+}
+
 bool waitOpened(MainWindow& w)
 {
     QSignalSpy opened(&w, &MainWindow::projectOpened);
@@ -244,10 +255,7 @@ private slots:
     {
         Fixture f;
         MainWindow w;
-        w.resize(1000, 700);
-        w.show();
-        w.openProject(f.project);
-        QVERIFY(waitOpened(w));
+        QVERIFY(openOn(w, f));
         auto& grid = *w.projectView()->grid();
         grid.setFocus();
         std::mt19937 rng(11);
@@ -300,10 +308,7 @@ private slots:
     {
         Fixture f;
         MainWindow w;
-        w.resize(1000, 700);
-        w.show();
-        w.openProject(f.project);
-        QVERIFY(waitOpened(w));
+        QVERIFY(openOn(w, f));
         const auto cli = runCli({QStringLiteral("project"), QStringLiteral("label"), f.project, QStringLiteral("--item"),
                                  QStringLiteral("0"), QStringLiteral("--label"), QStringLiteral("cat")});
         QVERIFY(cli.exitCode != 0);
@@ -335,10 +340,7 @@ private slots:
     {
         Fixture f;
         MainWindow w;
-        w.resize(1000, 700);
-        w.show();
-        w.openProject(f.project);
-        QVERIFY(waitOpened(w));
+        QVERIFY(openOn(w, f));
         auto& grid = *w.projectView()->grid();
         grid.setFocus();
         grid.selectionModel()->setCurrentIndex(w.projectView()->model().index(0, 0), QItemSelectionModel::ClearAndSelect);
@@ -372,10 +374,7 @@ private slots:
     {
         Fixture f;
         MainWindow w;
-        w.resize(1000, 700);
-        w.show();
-        w.openProject(f.project);
-        QVERIFY(waitOpened(w));
+        QVERIFY(openOn(w, f));
         QTest::keyClick(w.projectView()->grid(), Qt::Key_F1);
         auto* sheet = w.findChild<QWidget*>(QStringLiteral("shortcutSheet"));
         QVERIFY(sheet && sheet->isVisible());

@@ -1,6 +1,7 @@
 #include "ui/ThumbnailDelegate.h"
 
 #include "ui/ItemGridModel.h"
+#include "ui/TilePainting.h"
 
 #include <QApplication>
 #include <QPainter>
@@ -9,11 +10,6 @@
 #include <algorithm>
 
 namespace labelprop::ui {
-namespace {
-
-const QColor kFlagColor(211, 47, 47);
-
-} // namespace
 
 ThumbnailDelegate::ThumbnailDelegate(QSize thumbnailSize, QObject* parent)
     : QStyledItemDelegate(parent)
@@ -34,41 +30,22 @@ QSize ThumbnailDelegate::sizeHint(const QStyleOptionViewItem& option, const QMod
 
 void ThumbnailDelegate::paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const
 {
-    QStyleOptionViewItem opt = option;
-    initStyleOption(&opt, index);
-    const QStyle* style = opt.widget ? opt.widget->style() : QApplication::style();
     // Selection and hover background only: the text and the icon are painted below.
-    opt.text.clear();
-    opt.icon = QIcon();
-    style->drawPrimitive(QStyle::PE_PanelItemViewItem, &opt, painter, opt.widget);
+    paintCellBackground(*this, painter, option, index);
 
     painter->save();
     painter->setRenderHint(QPainter::Antialiasing);
     const QRect cell = option.rect;
-    const QRect thumbBox(cell.left() + (cell.width() - m_thumbnailSize.width()) / 2, cell.top() + kPadding,
-                         m_thumbnailSize.width(), m_thumbnailSize.height());
-    const QPixmap pixmap = index.data(Qt::DecorationRole).value<QPixmap>();
-    if (!pixmap.isNull()) {
-        const QSize size = pixmap.size().scaled(thumbBox.size(), Qt::KeepAspectRatio).boundedTo(pixmap.size());
-        QRect target(QPoint(0, 0), size);
-        target.moveCenter(thumbBox.center());
-        painter->drawPixmap(target, pixmap);
-    }
+    const QRect thumbBox = thumbnailBox(cell, m_thumbnailSize, kPadding);
+    paintThumbnail(painter, thumbBox, index.data(Qt::DecorationRole).value<QPixmap>(), false);
     const bool flagged = index.data(ItemGridModel::FlaggedRole).toBool();
     if (flagged) {
-        painter->setPen(QPen(kFlagColor, 3));
+        painter->setPen(QPen(kFlagColour, 3));
         painter->setBrush(Qt::NoBrush);
         painter->drawRoundedRect(QRectF(thumbBox).adjusted(-2.5, -2.5, 2.5, 2.5), 3, 3);
         const int d = std::max(14, option.fontMetrics.height());
-        const QRect badge(thumbBox.right() - d / 2, thumbBox.top() - d / 2 + 2, d, d);
-        painter->setPen(Qt::NoPen);
-        painter->setBrush(kFlagColor);
-        painter->drawEllipse(badge);
-        QFont bold = option.font;
-        bold.setBold(true);
-        painter->setFont(bold);
-        painter->setPen(Qt::white);
-        painter->drawText(badge, Qt::AlignCenter, QStringLiteral("!"));
+        paintBadge(painter, QRect(thumbBox.right() - d / 2, thumbBox.top() - d / 2 + 2, d, d), kFlagColour,
+                   QStringLiteral("!"), option.font);
     }
 
     const bool selected = option.state & QStyle::State_Selected;
@@ -82,7 +59,7 @@ void ThumbnailDelegate::paint(QPainter* painter, const QStyleOptionViewItem& opt
     const QString given = index.data(ItemGridModel::GivenRole).toString();
     if (!given.isEmpty()) {
         line.translate(0, fm.height());
-        QColor color = flagged && !selected ? kFlagColor : option.palette.color(textRole);
+        QColor color = flagged && !selected ? kFlagColour : option.palette.color(textRole);
         if (!flagged)
             color.setAlphaF(0.6f);
         painter->setPen(color);

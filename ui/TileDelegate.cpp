@@ -2,6 +2,7 @@
 
 #include "core/project/ProjectStore.h"
 #include "ui/ProjectGridModel.h"
+#include "ui/TilePainting.h"
 
 #include <QApplication>
 #include <QPainter>
@@ -14,7 +15,6 @@ namespace labelprop::ui {
 
 namespace {
 
-const QColor kFlagColour(211, 47, 47);
 const QColor kReviewedColour(46, 125, 50);
 
 QString sourceBadge(int source)
@@ -54,40 +54,23 @@ QSize TileDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelInd
 
 void TileDelegate::paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const
 {
+    paintCellBackground(*this, painter, option, index); // selection, hover, focus
     QStyleOptionViewItem opt = option;
     initStyleOption(&opt, index);
-    const QStyle* style = opt.widget ? opt.widget->style() : QApplication::style();
-    opt.text.clear();
-    opt.icon = QIcon();
-    style->drawPrimitive(QStyle::PE_PanelItemViewItem, &opt, painter, opt.widget); // selection, hover, focus
 
     painter->save();
     painter->setRenderHint(QPainter::Antialiasing);
     const QRect cell = option.rect;
-    const QRect thumbBox(cell.left() + (cell.width() - m_thumbnailSize.width()) / 2, cell.top() + kPadding,
-                         m_thumbnailSize.width(), m_thumbnailSize.height());
-    const QPixmap pixmap = index.data(Qt::DecorationRole).value<QPixmap>();
-    if (!pixmap.isNull()) {
-        const QSize size = pixmap.size().scaled(thumbBox.size(), Qt::KeepAspectRatio);
-        QRect target(QPoint(0, 0), size);
-        target.moveCenter(thumbBox.center());
-        painter->drawPixmap(target, pixmap);
-    }
+    const QRect thumbBox = thumbnailBox(cell, m_thumbnailSize, kPadding);
+    paintThumbnail(painter, thumbBox, index.data(Qt::DecorationRole).value<QPixmap>(), true);
     const QFontMetrics& fm = option.fontMetrics;
     const int badge = std::max(14, fm.height());
     if (index.data(ProjectGridModel::FlaggedRole).toBool()) {
         painter->setPen(QPen(kFlagColour, 3));
         painter->setBrush(Qt::NoBrush);
         painter->drawRect(thumbBox.adjusted(1, 1, -1, -1));
-        const QRect mark(thumbBox.right() - badge + 1, thumbBox.top(), badge, badge);
-        painter->setPen(Qt::NoPen);
-        painter->setBrush(kFlagColour);
-        painter->drawEllipse(mark);
-        QFont bold = option.font;
-        bold.setBold(true);
-        painter->setFont(bold);
-        painter->setPen(Qt::white);
-        painter->drawText(mark, Qt::AlignCenter, QStringLiteral("!"));
+        paintBadge(painter, QRect(thumbBox.right() - badge + 1, thumbBox.top(), badge, badge), kFlagColour,
+                   QStringLiteral("!"), option.font);
     }
     if (index.data(ProjectGridModel::ReviewedRole).toBool()) {
         const QRect mark(thumbBox.left(), thumbBox.top(), badge, badge);
