@@ -88,6 +88,7 @@ struct StepKernel {
     uint64_t* const* candidates;  // `bitmaps` bitmaps of this step's candidates, cleared as read
     int bitmaps;
     bool dense;                   // every row is a candidate
+    bool overwrite;               // write every recomputed row, moved or not (dense steps but the last)
     bool markNext;                // mark the free neighbours of rewritten rows in ChunkOut::next
     bool listWritten;             // keep the rewritten rows in ChunkOut::list
 };
@@ -194,6 +195,10 @@ __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_
     V acc;
     gatherRow(k.graph, p, k.previous, c, acc);
     float* out = k.current + p * c;
+    if (k.overwrite) {
+        std::memcpy(out, &acc, sizeof(float) * size_t(c));
+        return true;
+    }
     V stored;
     std::memcpy(&stored, out, sizeof(V));
     V d = acc - stored * mask;
@@ -224,7 +229,7 @@ inline bool updateRowAny(const StepKernel& k, int64_t p, float* scratch)
         distance += std::abs(scratch[q] - out[q]);
         norm += scratch[q];
     }
-    if (!movedEnough(distance, norm, k.tolerance))
+    if (!k.overwrite && !movedEnough(distance, norm, k.tolerance))
         return false;
     std::copy_n(scratch, c, out);
     return true;
@@ -235,22 +240,27 @@ template <bool (*Update)(const StepKernel&, int64_t, float*)>
 __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
                                                     float* scratch)
 {
-    for (int64_t w = w0; w < w1; ++w) {
-        uint64_t bits;
-        if (k.dense) {
-            const int64_t left = k.n - w * 64;
-            bits = left >= 64 ? ~uint64_t(0) : (uint64_t(1) << left) - 1;
-        } else {
-            bits = k.changed[w];
-            for (int b = 0; b < k.bitmaps; ++b) {
-                bits |= k.candidates[b][w];
-                k.candidates[b][w] = 0;
+    if (k.dense) { // every row of the words, nothing to mark
+        for (int64_t p = w0 * 64, end = std::min(w1 * 64, k.n); p < end; ++p) {
+            ++out.computed;
+            if (Update(k, p, scratch)) {
+                ++out.written;
+                if (k.listWritten)
+                    out.list.push_back(int32_t(p));
             }
+        }
+        return;
+    }
+    for (int64_t w = w0; w < w1; ++w) {
+        uint64_t bits = k.changed[w];
+        for (int b = 0; b < k.bitmaps; ++b) {
+            bits |= k.candidates[b][w];
+            k.candidates[b][w] = 0;
         }
         while (bits) {
             const int64_t p = w * 64 + std::countr_zero(bits);
             bits &= bits - 1;
-            if (bits && !k.dense) {
+            if (bits) {
                 // The next candidate's edges and stored row: candidates are scattered, so
                 // without this each one waits for its CSR slice.
                 const int64_t q = w * 64 + std::countr_zero(bits);
@@ -546,7 +556,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
     }
     const StepKernel k{viewOf(m), row(step - 1, 0), row(step, 0),
                        m_seedAt.data(), m_oneHot.data(), m_classes, float(m_tolerance), n, m_changedBits.data(),
-                       candidates.data(), m_threads, dense, !dense && !last, last};
+                       candidates.data(), m_threads, dense, dense && !last, !dense && !last, last};
     const double degree = n > 0 ? double(m.columns.size()) / double(n) : 0.0;
     const int workers = double(estimate) * (degree + 1.0) >= double(kParallelGathers) ? m_threads : 1;
     std::vector<WorkerOut> out(static_cast<size_t>(workers));
