@@ -59,7 +59,8 @@ SparseGraph knnAffinity(const EmbeddingMatrix& x, int k)
 }
 
 // Block-diagonal union of `parts` plus one item with no neighbours at the end; the local layout is
-// rebuilt (or left empty: item order).
+// rebuilt, or left empty (item order), and then each row lists its neighbours in descending order,
+// so that nothing relies on sorted rows.
 SparseGraph unionWithIsolatedItem(const std::vector<SparseGraph>& parts, bool localLayout)
 {
     SparseGraph s;
@@ -76,8 +77,14 @@ SparseGraph unionWithIsolatedItem(const std::vector<SparseGraph>& parts, bool lo
     }
     s.rowStart.push_back(int64_t(s.columns.size())); // the isolated item
     ++s.n;
-    if (localLayout)
+    if (localLayout) {
         buildLocalLayout(s);
+        return s;
+    }
+    for (int64_t i = 0; i < s.n; ++i) {
+        std::reverse(s.columns.begin() + s.rowStart[size_t(i)], s.columns.begin() + s.rowStart[size_t(i + 1)]);
+        std::reverse(s.weights.begin() + s.rowStart[size_t(i)], s.weights.begin() + s.rowStart[size_t(i + 1)]);
+    }
     return s;
 }
 

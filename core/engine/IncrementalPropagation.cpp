@@ -89,8 +89,8 @@ struct StepKernel {
     int bitmaps;
     bool dense;                   // every row is a candidate
     bool overwrite;               // write every recomputed row, moved or not (dense steps but the last)
-    bool markNext;                // mark the free neighbours of rewritten rows in ChunkOut::next
-    bool listWritten;             // keep the rewritten rows in ChunkOut::list
+    bool markNext;                // mark the neighbours of rewritten rows in WorkerOut::next
+    bool listWritten;             // keep the rewritten rows in WorkerOut::list
 };
 
 // What one worker did in a step.
@@ -278,16 +278,20 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
             if (!k.markNext)
                 continue;
             // Every neighbour, labeled ones too (they compare equal to their clamp and stay):
-            // an OR per neighbour, no branch. The row's columns are sorted, so its first and last
-            // bound the words touched.
+            // an OR per neighbour, no branch.
             const int64_t begin = k.graph.rowStart[p], end = k.graph.rowStart[p + 1];
-            if (begin == end)
+            int32_t first = std::numeric_limits<int32_t>::max(), last = -1;
+            for (int64_t e = begin; e < end; ++e) {
+                const int32_t q = k.graph.columns[e];
+                setBit(out.next, q);
+                first = std::min(first, q);
+                last = std::max(last, q);
+            }
+            if (last < 0)
                 continue;
-            for (int64_t e = begin; e < end; ++e)
-                setBit(out.next, k.graph.columns[e]);
             out.marked += end - begin;
-            out.lo = std::min<int64_t>(out.lo, k.graph.columns[begin] >> 6);
-            out.hi = std::max<int64_t>(out.hi, (k.graph.columns[end - 1] >> 6) + 1);
+            out.lo = std::min<int64_t>(out.lo, first >> 6);
+            out.hi = std::max<int64_t>(out.hi, (last >> 6) + 1);
         }
     }
 }
@@ -579,7 +583,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
                     runWordsAny(k, a, b, out[size_t(w)], scratch.data());
             }
     });
-    // This step's bitmaps were cleared as read (all of them when dense: they held nothing).
+    // This step's bitmaps were cleared as read (when dense, clearCandidates() emptied them first).
     for (int b = 0; b < m_threads; ++b)
         m_ranges[size_t(m_parity * m_threads + b)] = {0, 0};
     m_parity = next;
@@ -1016,22 +1020,27 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     const CsrMatrix& m = layoutMatrix(s);
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // words of m_voteBits holding bits
     for (int32_t j : change.changedRows) {
-        const int64_t p = positionOf(s, j), begin = m.rowStart[size_t(p)], end = m.rowStart[size_t(p) + 1];
-        if (begin == end)
-            continue;
-        for (int64_t e = begin; e < end; ++e)
-            setBit(m_voteBits.data(), m.columns[size_t(e)]);
-        lo = std::min<int64_t>(lo, m.columns[size_t(begin)] >> 6);
-        hi = std::max<int64_t>(hi, (m.columns[size_t(end - 1)] >> 6) + 1);
+        const int64_t p = positionOf(s, j);
+        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e) {
+            const int32_t q = m.columns[size_t(e)];
+            setBit(m_voteBits.data(), q);
+            lo = std::min<int64_t>(lo, q >> 6);
+            hi = std::max<int64_t>(hi, (q >> 6) + 1);
+        }
     }
     std::vector<int32_t> listed; // layout positions, ascending
     drainBits(m_voteBits.data(), std::min(lo, hi), hi, listed);
     out.stats.votesComputed = int64_t(listed.size());
-    std::vector<int32_t> again; // items to judge again: vote changed, or label changed
-    computeVotes(s, listed, again);
+    std::vector<int32_t> voted; // items whose vote changed
+    computeVotes(s, listed, voted);
+    // Items to judge again: labelled ones whose vote changed, and those whose label changed (an
+    // unlabelled item's report entries stay 0 / -1 / 0 whatever its vote).
+    const auto seeds = propagation.seeds();
+    std::vector<int32_t> again;
     m_listed.clear();
-    for (int32_t i : again)
-        m_listed.insert(i);
+    for (int32_t i : voted)
+        if (m_given[size_t(i)] >= 0 && m_listed.insert(i))
+            again.push_back(i);
     for (int32_t i : change.changedSeeds)
         if (m_listed.insert(i))
             again.push_back(i);
@@ -1044,7 +1053,6 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     };
     std::vector<Before> before;
     before.reserve(again.size());
-    const auto seeds = propagation.seeds();
     for (int32_t i : again) {
         before.push_back({i, m_report.issueScore[size_t(i)], m_report.flagged[size_t(i)], m_report.suggested[size_t(i)]});
         unjudge(i);

@@ -224,7 +224,7 @@ private:
 
 struct AuditStats {
     int64_t votesComputed = 0;   // neighbour votes recomputed
-    int64_t rowsJudged = 0;      // labelled rows judged again
+    int64_t rowsJudged = 0;      // labelled or relabelled rows judged again
     bool thresholdChanged = false;
     double microseconds = 0.0;
 };
