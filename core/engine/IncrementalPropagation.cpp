@@ -181,6 +181,18 @@ __attribute__((always_inline)) inline void gatherRow(const CsrView& m, int64_t p
     sum = (even + odd) * mask;
 }
 
+// The same with plain loops (more than 16 classes): sum[0, c) = (S X)_p.
+inline void gatherRowScalar(const CsrView& m, int64_t p, const float* x, int c, float* sum)
+{
+    std::fill(sum, sum + c, 0.0f);
+    for (int64_t e = m.rowStart[p]; e < m.rowStart[p + 1]; ++e) {
+        const float w = m.weights[e];
+        const float* row = x + int64_t(m.columns[e]) * c;
+        for (int q = 0; q < c; ++q)
+            sum[q] += w * row[q];
+    }
+}
+
 // Row p of Y(t) = (S Y(t-1))_p, or its clamp; true when it was rewritten.
 template <class V>
 __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_t p, float*)
@@ -216,13 +228,7 @@ inline bool updateRowAny(const StepKernel& k, int64_t p, float* scratch)
     if (const int32_t seed = k.seedAt[p]; seed >= 0)
         return updateClampedRow(k, p, seed);
     const int c = k.classes;
-    std::fill(scratch, scratch + c, 0.0f);
-    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
-        const float w = k.graph.weights[e];
-        const float* x = k.previous + int64_t(k.graph.columns[e]) * c;
-        for (int q = 0; q < c; ++q)
-            scratch[q] += w * x[q];
-    }
+    gatherRowScalar(k.graph, p, k.previous, c, scratch);
     float* out = k.current + p * c;
     float distance = 0.0f, norm = 0.0f;
     for (int q = 0; q < c; ++q) {
@@ -349,14 +355,7 @@ __attribute__((always_inline)) inline bool updateVote(const VoteKernel& k, int64
 
 inline bool updateVoteAny(const VoteKernel& k, int64_t p, float* scratch)
 {
-    const int c = k.classes;
-    std::fill(scratch, scratch + c, 0.0f);
-    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
-        const float w = k.graph.weights[e];
-        const float* x = k.probabilities + int64_t(k.graph.columns[e]) * c;
-        for (int q = 0; q < c; ++q)
-            scratch[q] += w * x[q];
-    }
+    gatherRowScalar(k.graph, p, k.probabilities, k.classes, scratch);
     return storeVote(k, p, scratch);
 }
 
