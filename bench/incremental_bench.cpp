@@ -9,7 +9,7 @@
 // difference against a from-scratch propagateLabels() at the end.
 //
 // Usage: incremental_bench [--fashion DIR | --no-fashion] [--synthetic N] [--clicks N] [--batches N]
-//                          [--intrinsic D] [--batch-size N] [--threads N] [--seed N]
+//                          [--intrinsic D] [--batch-size N] [--max-error E] [--threads N] [--seed N]
 
 #include "core/base/Embeddings.h"
 #include "core/encoders/Encoder.h"
@@ -45,6 +45,7 @@ struct Settings {
     int batches = 50;
     int batchSize = 200;
     int intrinsic = 4;
+    double maxError = 1e-4;
     int threads = 2;
     uint64_t seed = 1;
 };
@@ -267,6 +268,7 @@ void run(const Problem& p, const Settings& settings)
                 seeds[size_t(i)] = p.truth[size_t(i)];
         IncrementalOptions options;
         options.threads = settings.threads;
+        options.maxProbabilityError = settings.maxError;
         auto start = std::chrono::steady_clock::now();
         IncrementalPropagation ip = orDie(IncrementalPropagation::create(p.graph, seeds, p.classes, options));
         const double buildSeconds = seconds(start);
@@ -337,6 +339,8 @@ int main(int argc, char** argv)
             settings.fashion.clear();
         else if (arg == "--synthetic")
             settings.synthetic = std::stoll(value());
+        else if (arg == "--max-error")
+            settings.maxError = std::stod(value());
         else if (arg == "--intrinsic")
             settings.intrinsic = std::stoi(value());
         else if (arg == "--clicks")

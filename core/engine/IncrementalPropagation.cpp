@@ -88,8 +88,9 @@ struct StepKernel {
     uint64_t* const* candidates;  // `bitmaps` bitmaps of this step's candidates, cleared as read
     int bitmaps;
     bool dense;                   // every row is a candidate
-    bool markNext;                // mark the free neighbours of rewritten rows in ChunkOut::next
-    bool listWritten;             // keep the rewritten rows in ChunkOut::list
+    bool overwrite;               // write every recomputed row, moved or not (dense steps but the last)
+    bool markNext;                // mark the neighbours of rewritten rows in WorkerOut::next
+    bool listWritten;             // keep the rewritten rows in WorkerOut::list
 };
 
 // What one worker did in a step.
@@ -180,6 +181,18 @@ __attribute__((always_inline)) inline void gatherRow(const CsrView& m, int64_t p
     sum = (even + odd) * mask;
 }
 
+// The same with plain loops (more than 16 classes): sum[0, c) = (S X)_p.
+inline void gatherRowScalar(const CsrView& m, int64_t p, const float* x, int c, float* sum)
+{
+    std::fill(sum, sum + c, 0.0f);
+    for (int64_t e = m.rowStart[p]; e < m.rowStart[p + 1]; ++e) {
+        const float w = m.weights[e];
+        const float* row = x + int64_t(m.columns[e]) * c;
+        for (int q = 0; q < c; ++q)
+            sum[q] += w * row[q];
+    }
+}
+
 // Row p of Y(t) = (S Y(t-1))_p, or its clamp; true when it was rewritten.
 template <class V>
 __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_t p, float*)
@@ -194,6 +207,10 @@ __attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_
     V acc;
     gatherRow(k.graph, p, k.previous, c, acc);
     float* out = k.current + p * c;
+    if (k.overwrite) {
+        std::memcpy(out, &acc, sizeof(float) * size_t(c));
+        return true;
+    }
     V stored;
     std::memcpy(&stored, out, sizeof(V));
     V d = acc - stored * mask;
@@ -211,20 +228,14 @@ inline bool updateRowAny(const StepKernel& k, int64_t p, float* scratch)
     if (const int32_t seed = k.seedAt[p]; seed >= 0)
         return updateClampedRow(k, p, seed);
     const int c = k.classes;
-    std::fill(scratch, scratch + c, 0.0f);
-    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
-        const float w = k.graph.weights[e];
-        const float* x = k.previous + int64_t(k.graph.columns[e]) * c;
-        for (int q = 0; q < c; ++q)
-            scratch[q] += w * x[q];
-    }
+    gatherRowScalar(k.graph, p, k.previous, c, scratch);
     float* out = k.current + p * c;
     float distance = 0.0f, norm = 0.0f;
     for (int q = 0; q < c; ++q) {
         distance += std::abs(scratch[q] - out[q]);
         norm += scratch[q];
     }
-    if (!movedEnough(distance, norm, k.tolerance))
+    if (!k.overwrite && !movedEnough(distance, norm, k.tolerance))
         return false;
     std::copy_n(scratch, c, out);
     return true;
@@ -235,22 +246,27 @@ template <bool (*Update)(const StepKernel&, int64_t, float*)>
 __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
                                                     float* scratch)
 {
-    for (int64_t w = w0; w < w1; ++w) {
-        uint64_t bits;
-        if (k.dense) {
-            const int64_t left = k.n - w * 64;
-            bits = left >= 64 ? ~uint64_t(0) : (uint64_t(1) << left) - 1;
-        } else {
-            bits = k.changed[w];
-            for (int b = 0; b < k.bitmaps; ++b) {
-                bits |= k.candidates[b][w];
-                k.candidates[b][w] = 0;
+    if (k.dense) { // every row of the words, nothing to mark
+        for (int64_t p = w0 * 64, end = std::min(w1 * 64, k.n); p < end; ++p) {
+            ++out.computed;
+            if (Update(k, p, scratch)) {
+                ++out.written;
+                if (k.listWritten)
+                    out.list.push_back(int32_t(p));
             }
+        }
+        return;
+    }
+    for (int64_t w = w0; w < w1; ++w) {
+        uint64_t bits = k.changed[w];
+        for (int b = 0; b < k.bitmaps; ++b) {
+            bits |= k.candidates[b][w];
+            k.candidates[b][w] = 0;
         }
         while (bits) {
             const int64_t p = w * 64 + std::countr_zero(bits);
             bits &= bits - 1;
-            if (bits && !k.dense) {
+            if (bits) {
                 // The next candidate's edges and stored row: candidates are scattered, so
                 // without this each one waits for its CSR slice.
                 const int64_t q = w * 64 + std::countr_zero(bits);
@@ -268,16 +284,20 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
             if (!k.markNext)
                 continue;
             // Every neighbour, labeled ones too (they compare equal to their clamp and stay):
-            // an OR per neighbour, no branch. The row's columns are sorted, so its first and last
-            // bound the words touched.
+            // an OR per neighbour, no branch.
             const int64_t begin = k.graph.rowStart[p], end = k.graph.rowStart[p + 1];
-            if (begin == end)
+            int32_t first = std::numeric_limits<int32_t>::max(), last = -1;
+            for (int64_t e = begin; e < end; ++e) {
+                const int32_t q = k.graph.columns[e];
+                setBit(out.next, q);
+                first = std::min(first, q);
+                last = std::max(last, q);
+            }
+            if (last < 0)
                 continue;
-            for (int64_t e = begin; e < end; ++e)
-                setBit(out.next, k.graph.columns[e]);
             out.marked += end - begin;
-            out.lo = std::min<int64_t>(out.lo, k.graph.columns[begin] >> 6);
-            out.hi = std::max<int64_t>(out.hi, (k.graph.columns[end - 1] >> 6) + 1);
+            out.lo = std::min<int64_t>(out.lo, first >> 6);
+            out.hi = std::max<int64_t>(out.hi, (last >> 6) + 1);
         }
     }
 }
@@ -335,14 +355,7 @@ __attribute__((always_inline)) inline bool updateVote(const VoteKernel& k, int64
 
 inline bool updateVoteAny(const VoteKernel& k, int64_t p, float* scratch)
 {
-    const int c = k.classes;
-    std::fill(scratch, scratch + c, 0.0f);
-    for (int64_t e = k.graph.rowStart[p]; e < k.graph.rowStart[p + 1]; ++e) {
-        const float w = k.graph.weights[e];
-        const float* x = k.probabilities + int64_t(k.graph.columns[e]) * c;
-        for (int q = 0; q < c; ++q)
-            scratch[q] += w * x[q];
-    }
+    gatherRowScalar(k.graph, p, k.probabilities, k.classes, scratch);
     return storeVote(k, p, scratch);
 }
 
@@ -546,7 +559,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
     }
     const StepKernel k{viewOf(m), row(step - 1, 0), row(step, 0),
                        m_seedAt.data(), m_oneHot.data(), m_classes, float(m_tolerance), n, m_changedBits.data(),
-                       candidates.data(), m_threads, dense, !dense && !last, last};
+                       candidates.data(), m_threads, dense, dense && !last, !dense && !last, last};
     const double degree = n > 0 ? double(m.columns.size()) / double(n) : 0.0;
     const int workers = double(estimate) * (degree + 1.0) >= double(kParallelGathers) ? m_threads : 1;
     std::vector<WorkerOut> out(static_cast<size_t>(workers));
@@ -569,7 +582,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
                     runWordsAny(k, a, b, out[size_t(w)], scratch.data());
             }
     });
-    // This step's bitmaps were cleared as read (all of them when dense: they held nothing).
+    // This step's bitmaps were cleared as read (when dense, clearCandidates() emptied them first).
     for (int b = 0; b < m_threads; ++b)
         m_ranges[size_t(m_parity * m_threads + b)] = {0, 0};
     m_parity = next;
@@ -1006,22 +1019,27 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     const CsrMatrix& m = layoutMatrix(s);
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // words of m_voteBits holding bits
     for (int32_t j : change.changedRows) {
-        const int64_t p = positionOf(s, j), begin = m.rowStart[size_t(p)], end = m.rowStart[size_t(p) + 1];
-        if (begin == end)
-            continue;
-        for (int64_t e = begin; e < end; ++e)
-            setBit(m_voteBits.data(), m.columns[size_t(e)]);
-        lo = std::min<int64_t>(lo, m.columns[size_t(begin)] >> 6);
-        hi = std::max<int64_t>(hi, (m.columns[size_t(end - 1)] >> 6) + 1);
+        const int64_t p = positionOf(s, j);
+        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e) {
+            const int32_t q = m.columns[size_t(e)];
+            setBit(m_voteBits.data(), q);
+            lo = std::min<int64_t>(lo, q >> 6);
+            hi = std::max<int64_t>(hi, (q >> 6) + 1);
+        }
     }
     std::vector<int32_t> listed; // layout positions, ascending
     drainBits(m_voteBits.data(), std::min(lo, hi), hi, listed);
     out.stats.votesComputed = int64_t(listed.size());
-    std::vector<int32_t> again; // items to judge again: vote changed, or label changed
-    computeVotes(s, listed, again);
+    std::vector<int32_t> voted; // items whose vote changed
+    computeVotes(s, listed, voted);
+    // Items to judge again: labelled ones whose vote changed, and those whose label changed (an
+    // unlabelled item's report entries stay 0 / -1 / 0 whatever its vote).
+    const auto seeds = propagation.seeds();
+    std::vector<int32_t> again;
     m_listed.clear();
-    for (int32_t i : again)
-        m_listed.insert(i);
+    for (int32_t i : voted)
+        if (m_given[size_t(i)] >= 0 && m_listed.insert(i))
+            again.push_back(i);
     for (int32_t i : change.changedSeeds)
         if (m_listed.insert(i))
             again.push_back(i);
@@ -1034,7 +1052,6 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     };
     std::vector<Before> before;
     before.reserve(again.size());
-    const auto seeds = propagation.seeds();
     for (int32_t i : again) {
         before.push_back({i, m_report.issueScore[size_t(i)], m_report.flagged[size_t(i)], m_report.suggested[size_t(i)]});
         unjudge(i);

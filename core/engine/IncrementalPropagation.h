@@ -4,7 +4,7 @@
 //
 // What is kept: the hard-clamped propagation of LabelPropagation.h (Y(0) one-hot on labeled
 // rows, Y(t+1) = S Y(t), labeled rows reset after every step, T fixed steps) together with its
-// whole trajectory Y(1..T). After a batch of label changes, step t+1 recomputes only the rows
+// whole trajectory Y(0..T). After a batch of label changes, step t+1 recomputes only the rows
 // whose inputs changed at step t: the changed items themselves (clamped to their new class, or
 // free again and recomputed from their neighbours) and the free neighbours of every row whose
 // stored Y(t) was rewritten. A recomputed row is written back only when it moved by more than
@@ -30,21 +30,26 @@
 // needed for accuracy.
 //
 // Cost of an update: one gather over a row's neighbours (k ~ 15 rows of c floats) per
-// recomputed row per step; rows are recomputed within t hops of the change at step t and only
-// where the relative change exceeds the tolerance. When a step would recompute more than
-// fullRecomputeFraction of all rows, the remaining steps run densely over all rows (stats say
-// so), which is then cheaper than the bookkeeping of the local update.
+// recomputed row per step. What must be recomputed is set by the graph, not by this class: after
+// t steps a label reaches the t-hop ball around it. Where those balls grow slowly (features near
+// a low-dimensional manifold, tight neighbours) a click costs about 1 ms at 1M items; where they
+// grow fast (Fashion-MNIST pixel PCA: 8 hops reach a third of the 70,000 items) one click moves
+// about 10,000 items' probabilities by more than 1e-4, so any update exact to 1e-4 costs a good
+// part of a full run (bench/README.md has the figures). When a step would recompute more than
+// fullRecomputeFraction of all rows, it and the remaining steps run densely over all rows, which
+// is then cheaper than the bookkeeping (stats say so).
 //
-// Memory: the trajectory is T x n x c float32 (70,000 x 10 classes x 20 steps: 56 MB; 1M items:
-// 800 MB), plus the result view (scores and probabilities, 2 x n x c floats) and 3 x n int32 of
-// bookkeeping; memoryBytes() reports it. All of Y(1..T) is needed: recomputing row i at step t
-// reads Y(t-1) of every neighbour of i, and any item can be the next click (Y(0), the one-hot
-// seeds, is stored too, 1/T more, so that every step runs the same kernel). It is stored in the
-// graph's local layout (SparseGraph::local), so a click's neighbourhood sits in few cache lines.
+// Memory: the trajectory Y(0..T) is (T + 1) x n x c float32 (70,000 items x 10 classes x 21:
+// 59 MB; 1M items: 840 MB), plus the result view (scores and probabilities, 2 x n x c floats,
+// 3 x n more) and 2 x n int32 of seeds; memoryBytes() reports it. All of it is needed:
+// recomputing row i at step t reads Y(t-1) of every neighbour of i, and any item can be the next
+// click (Y(0) could be derived from the seeds; storing it, 1/T more, lets every step run the
+// same kernel). It is stored in the graph's local layout (SparseGraph::local), so a click's
+// neighbourhood sits in few cache lines.
 //
 // Thread-safety: not thread-safe; one owner thread (the app's engine worker) calls everything.
 // The graph is shared read-only. To hand results to other threads, copy the changed rows into
-// the caller's own snapshot with copyRowsTo().
+// the caller's own snapshot with copyRowsTo(). apply() uses up to `threads` threads inside.
 
 #include "core/base/Error.h"
 #include "core/engine/AffinityGraph.h"
@@ -219,7 +224,7 @@ private:
 
 struct AuditStats {
     int64_t votesComputed = 0;   // neighbour votes recomputed
-    int64_t rowsJudged = 0;      // labelled rows judged again
+    int64_t rowsJudged = 0;      // labelled or relabelled rows judged again
     bool thresholdChanged = false;
     double microseconds = 0.0;
 };
@@ -239,7 +244,9 @@ struct AuditUpdate {
 // of the judged items is held sorted, so each round of the fixed point is one binary search, and
 // the flags that a new tau flips are the items whose p(given) lies between the old and the new
 // tau. The report therefore equals assessGivenLabels() over vote() at every step (tests check
-// it), ranking included. Cost: O(changed rows x k x c) for the votes, O(log L) per fixed-point
+// it), ranking included; vote() equals neighbourVote() of the result up to float rounding (the
+// sum runs in another order), and so stays within the propagation's errorBound() of the audit of
+// a from-scratch propagation. Cost: O(changed rows x k x c) for the votes, O(log L) per fixed-point
 // round, and O(L + R log R) to keep the sorted lists when R labelled rows are judged again (L:
 // labelled items).
 // Thread-safety: as IncrementalPropagation (one owner thread).
