@@ -225,6 +225,25 @@ private slots:
         const auto order = w->projectView()->model().order();
         for (std::size_t k = 1; k < order.size(); ++k)
             QVERIFY(w->session().items().path(std::size_t(order[k - 1])) < w->session().items().path(std::size_t(order[k])));
+        // Suggested to label next: the ranked unlabeled items come first, labeled ones never among them.
+        sort->setCurrentIndex(sort->findData(int(ItemSort::SuggestionRank)));
+        filter->setCurrentIndex(filter->findData(int(ItemFilter::All)));
+        QVERIFY(QTest::qWaitFor([&] {
+            return !w->projectView()->orderPending() && !w->session().items().suggestionRank.empty()
+                   && w->projectView()->model().rowCount() == 37;
+        }, kWaitMs));
+        {
+            const auto& ranks = w->session().items().suggestionRank;
+            const int top = w->projectView()->model().itemAt(0);
+            QCOMPARE(ranks[std::size_t(top)], 0);
+            QCOMPARE(w->session().items().label[std::size_t(top)], -1);
+            for (std::size_t i = 0; i < ranks.size(); ++i)
+                if (w->session().items().label[i] >= 0)
+                    QCOMPARE(ranks[i], -1);
+        }
+        filter->setCurrentIndex(filter->findData(int(ItemFilter::LabeledByPerson)));
+        sort->setCurrentIndex(sort->findData(int(ItemSort::Path)));
+        QVERIFY(QTest::qWaitFor([&] { return !w->projectView()->orderPending() && w->projectView()->model().rowCount() == 4; }, kWaitMs));
         // Select the second row, then close: reopening brings back the same view.
         grid.selectionModel()->setCurrentIndex(w->projectView()->model().index(1, 0), QItemSelectionModel::ClearAndSelect);
         const int current = currentItem(*w);

@@ -535,6 +535,32 @@ void ProjectSession::exportLabels(const QString& file, const ExportOptions& opti
     });
 }
 
+void ProjectSession::requestSuggestions(int budget)
+{
+    if (!m_open || !m_live)
+        return;
+    auto task = [live = m_live, budget]() -> Expected<Selection> {
+        try {
+            return live->suggest(budget, 1);
+        } catch (const std::exception& e) {
+            return fail(std::string("suggestions failed: ") + e.what());
+        }
+    };
+    runThen(m_enginePool, this, std::move(task), [this](Expected<Selection> picked) {
+        if (!picked) {
+            emit message(text(picked.error().message));
+            return;
+        }
+        m_items.suggestionRank.assign(m_items.size(), -1);
+        for (std::size_t k = 0; k < picked->items.size(); ++k)
+            m_items.suggestionRank[std::size_t(m_itemOfRow[std::size_t(picked->items[k])])] = std::int32_t(k);
+        emit message(tr("%1 items suggested to label next (%2)")
+                         .arg(picked->items.size())
+                         .arg(QString::fromUtf8(selectionStrategyName(m_live->run().engine.strategy).data())));
+        emit suggestionsReady();
+    });
+}
+
 void ProjectSession::requestLiveResult()
 {
     if (!m_live)

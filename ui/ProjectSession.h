@@ -94,6 +94,10 @@ public:
     // it ran over every row (benchmarks and the status bar's tooltip).
     [[nodiscard]] double lastEngineSeconds() const { return m_lastEngineSeconds; }
     [[nodiscard]] std::size_t lastChangedRows() const { return m_lastChangedRows; }
+    // Ranks what to label next (the project's strategy over the live propagation) on the engine
+    // worker and fills items().suggestionRank; suggestionsReady() follows.
+    void requestSuggestions(int budget = 500);
+
     // The live propagation's full result, computed on the engine worker (tests compare it with a
     // from-scratch propagation). Asynchronous: liveResult() follows.
     void requestLiveResult();
@@ -113,6 +117,7 @@ signals:
     void storeError(const QString& message);
     void message(const QString& text);
     void liveResult(const ProjectPropagation& result, const std::vector<std::int32_t>& seeds);
+    void suggestionsReady();
     void saved(bool written); // false: labels moved on meanwhile (a later save will catch up)
     void exported(const QString& file, const ExportReport& report);
 

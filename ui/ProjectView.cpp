@@ -80,6 +80,10 @@ ProjectView::ProjectView(ProjectSession* session, ThumbnailCache* cache, QWidget
             [this](const std::vector<std::int32_t>& items) { m_model.itemsChanged(items); });
     connect(session, &ProjectSession::propagationChanged, this,
             [this](const std::vector<std::int32_t>& items) { m_model.itemsChanged(items); });
+    connect(session, &ProjectSession::suggestionsReady, this, [this] {
+        if (m_query.sort == ItemSort::SuggestionRank)
+            computeOrder(currentItem(), selectedItems(), -1);
+    });
     m_searchTimer.setSingleShot(true);
     m_searchTimer.setInterval(200);
     connect(&m_searchTimer, &QTimer::timeout, this, &ProjectView::queryFromBar);
@@ -175,6 +179,10 @@ void ProjectView::queryFromBar()
     q.maxConfidence = float(m_maxConfidence->value());
     q.search = m_search->text().toStdString();
     m_query = q;
+    if (q.sort == ItemSort::SuggestionRank) {
+        m_session->requestSuggestions(); // the order follows when they are ranked
+        return;
+    }
     computeOrder(currentItem(), selectedItems(), -1);
     emit stateChanged();
 }
@@ -206,6 +214,8 @@ void ProjectView::start(const ViewState& state)
     setQuery(state.query); // sets the bar; the order below replaces the one it asked for
     m_updatingBar = false;
     computeOrder(state.currentItem, state.selectedItems, state.topItem);
+    if (m_query.sort == ItemSort::SuggestionRank)
+        m_session->requestSuggestions();
     m_grid->setFocus();
 }
 
@@ -223,7 +233,10 @@ ViewState ProjectView::state() const
 
 void ProjectView::refreshOrder()
 {
-    computeOrder(currentItem(), selectedItems(), -1);
+    if (m_query.sort == ItemSort::SuggestionRank)
+        m_session->requestSuggestions(); // ranked again for the labels as they are now
+    else
+        computeOrder(currentItem(), selectedItems(), -1);
 }
 
 void ProjectView::computeOrder(int keepItem, std::vector<std::int32_t> keepSelection, int topItem)

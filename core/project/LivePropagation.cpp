@@ -104,6 +104,17 @@ double LivePropagation::noiseRate() const
     return m_audit ? m_audit->report().noiseRate : m_full.quality.noiseRate;
 }
 
+Expected<Selection> LivePropagation::suggest(std::int64_t budget, std::uint64_t seed) const
+{
+    const PropagationResult* result = m_incremental ? &m_incremental->result() : &m_full.result;
+    SelectionInputs inputs;
+    inputs.embeddings = &m_run.embeddings.x;
+    inputs.knn = &m_run.graph->knn;
+    inputs.result = m_run.labeled > 0 && !result->predicted.empty() ? result : nullptr;
+    inputs.labels = m_run.seeds;
+    return selectItemsToLabel(m_run.engine.strategy, budget, inputs, seed, m_threads);
+}
+
 LiveUpdate LivePropagation::initial() const
 {
     LiveUpdate u;

@@ -63,6 +63,9 @@ public:
     // The full result (probabilities and all), a copy: for the tests and for saving.
     [[nodiscard]] ProjectPropagation current() const;
     [[nodiscard]] double noiseRate() const;
+    // What to label next with the project's strategy, from the live propagation: up to `budget`
+    // embedding rows, best first (ActiveSelection.h).
+    [[nodiscard]] Expected<Selection> suggest(std::int64_t budget, std::uint64_t seed) const;
 
     LivePropagation(const LivePropagation&) = delete;
     LivePropagation& operator=(const LivePropagation&) = delete;
