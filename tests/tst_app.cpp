@@ -17,7 +17,9 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QLabel>
+#include <QFileInfo>
 #include <QListView>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -387,6 +389,28 @@ private slots:
         QVERIFY(QTest::qWaitFor([&] { return w.session().classes().size() == 3; }, kWaitMs));
         QVERIFY(settle(w));
         QVERIFY(readStore(f.project)->verifyDerivedState());
+    }
+
+    // Creating a project runs in the background with a Cancel button; cancelling the import leaves
+    // no half-made project behind and says so.
+    void cancelCreatingAProject()
+    {
+        QTemporaryDir dir;
+        const QString project = dir.filePath(QStringLiteral("fm.labelprop"));
+        MainWindow w;
+        w.resize(1000, 700);
+        w.show();
+        QSignalSpy error(&w, &MainWindow::errorShown);
+        w.newProject(QStringLiteral(LABELPROP_FASHION_MNIST), project);
+        auto* cancel = w.findChild<QPushButton*>(QStringLiteral("cancel"));
+        QVERIFY(cancel);
+        QVERIFY(QTest::qWaitFor([&] { return cancel->isVisible(); }, kWaitMs));
+        cancel->click();
+        QVERIFY(error.wait(kWaitMs));
+        QVERIFY2(error.at(0).at(0).toString().contains(QStringLiteral("cancel"), Qt::CaseInsensitive),
+                 qPrintable(error.at(0).at(0).toString()));
+        QVERIFY(!QFileInfo::exists(project));
+        QVERIFY(!w.session().isOpen());
     }
 
     void shortcutSheetListsTheClassKeys()
