@@ -1,5 +1,7 @@
 // Oracle tests for the engine: kNN against brute force, the affinity graph and propagation
-// against dense hand-computed references, label quality and selection on constructed data.
+// against dense hand-computed references, label quality and selection on constructed data. The
+// kNN and propagation oracles run at every SIMD level (rows "avx512: ...", "avx2: ...",
+// "baseline: ..."; a level this CPU cannot run is skipped and says so).
 
 #include "core/engine/ActiveSelection.h"
 #include "core/engine/ApproximateKnn.h"
@@ -7,6 +9,7 @@
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
+#include "core/base/SimdLevel.h"
 
 #include <QtTest>
 
@@ -19,6 +22,8 @@
 #include <set>
 
 using namespace labelprop;
+
+Q_DECLARE_METATYPE(labelprop::SimdLevel)
 
 namespace {
 
@@ -76,6 +81,20 @@ std::vector<std::vector<std::pair<double, int32_t>>> bruteForce(const EmbeddingM
     return out;
 }
 
+constexpr SimdLevel kSimdLevels[] = {SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Baseline};
+
+bool cpuRuns(SimdLevel level)
+{
+    const auto& levels = cpuSimdLevels();
+    return std::find(levels.begin(), levels.end(), level) != levels.end();
+}
+
+// "avx2: <name>" for a data row of `level`.
+QByteArray levelRowName(SimdLevel level, const char* name)
+{
+    return QByteArray(simdLevelName(level).data(), qsizetype(simdLevelName(level).size())) + ": " + name;
+}
+
 Eigen::MatrixXd denseOf(const SparseGraph& s)
 {
     Eigen::MatrixXd m = Eigen::MatrixXd::Zero(s.n, s.n);
@@ -93,27 +112,34 @@ class EngineTest : public QObject {
 private slots:
     void exactKnnMatchesBruteForce_data()
     {
+        QTest::addColumn<SimdLevel>("level");
         QTest::addColumn<int>("n");
         QTest::addColumn<int>("d");
         QTest::addColumn<int>("k");
         QTest::addColumn<int>("threads");
-        QTest::newRow("tiny") << 12 << 3 << 1 << 1;
-        QTest::newRow("one tile") << 300 << 16 << 10 << 2;
-        QTest::newRow("several tiles, ragged") << 1300 << 64 << 10 << 2;
-        QTest::newRow("several tiles, 3 threads") << 1100 << 8 << 25 << 3;
-        QTest::newRow("k = n - 1") << 40 << 5 << 39 << 2;
-        QTest::newRow("odd dims") << 700 << 33 << 7 << 1;
+        for (const SimdLevel level : kSimdLevels) {
+            QTest::newRow(levelRowName(level, "tiny")) << level << 12 << 3 << 1 << 1;
+            QTest::newRow(levelRowName(level, "one tile")) << level << 300 << 16 << 10 << 2;
+            QTest::newRow(levelRowName(level, "several tiles, ragged")) << level << 1300 << 64 << 10 << 2;
+            QTest::newRow(levelRowName(level, "several tiles, 3 threads")) << level << 1100 << 8 << 25 << 3;
+            QTest::newRow(levelRowName(level, "k = n - 1")) << level << 40 << 5 << 39 << 2;
+            QTest::newRow(levelRowName(level, "odd dims")) << level << 700 << 33 << 7 << 1;
+        }
     }
     void exactKnnMatchesBruteForce()
     {
+        QFETCH(SimdLevel, level);
         QFETCH(int, n);
         QFETCH(int, d);
         QFETCH(int, k);
         QFETCH(int, threads);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
         const EmbeddingMatrix x = randomUnitRows(n, d, uint64_t(n * 31 + d));
         KnnOptions options;
         options.k = k;
         options.threads = threads;
+        options.simd = level;
         const auto graph = searchSelfKnn(x, options);
         QVERIFY2(graph.has_value(), graph ? "" : graph.error().message.c_str());
         QCOMPARE(graph->rows, int64_t(n));
@@ -131,12 +157,22 @@ private slots:
         QVERIFY2(mismatches <= n * k / 1000, qPrintable(QString::number(mismatches) + " rank mismatches"));
     }
 
+    void crossKnnMatchesBruteForce_data()
+    {
+        QTest::addColumn<SimdLevel>("level");
+        for (const SimdLevel level : kSimdLevels)
+            QTest::newRow(levelRowName(level, "1500 base x 650 queries")) << level;
+    }
     void crossKnnMatchesBruteForce()
     {
+        QFETCH(SimdLevel, level);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
         const EmbeddingMatrix base = randomUnitRows(1500, 24, 5);
         const EmbeddingMatrix queries = randomUnitRows(650, 24, 6);
         KnnOptions options;
         options.k = 10;
+        options.simd = level;
         const auto graph = searchKnn(queries, base, options);
         QVERIFY(graph.has_value());
         const auto oracle = bruteForce(queries, base, 10, false);
@@ -258,18 +294,24 @@ private slots:
 
     void propagationMatchesDenseReference_data()
     {
+        QTest::addColumn<SimdLevel>("level");
         QTest::addColumn<QString>("clamp");
         QTest::addColumn<int>("classes");
-        QTest::newRow("hard, 3 classes") << "hard" << 3;
-        QTest::newRow("soft:0.8, 3 classes") << "soft:0.8" << 3;
-        QTest::newRow("none, 3 classes") << "none" << 3;
-        QTest::newRow("hard, 12 classes (16-wide kernel)") << "hard" << 12;
-        QTest::newRow("hard, 21 classes (generic kernel)") << "hard" << 21;
+        for (const SimdLevel level : kSimdLevels) {
+            QTest::newRow(levelRowName(level, "hard, 3 classes (8-column rows)")) << level << "hard" << 3;
+            QTest::newRow(levelRowName(level, "soft:0.8, 3 classes")) << level << "soft:0.8" << 3;
+            QTest::newRow(levelRowName(level, "none, 3 classes")) << level << "none" << 3;
+            QTest::newRow(levelRowName(level, "hard, 12 classes (one 16-column chunk)")) << level << "hard" << 12;
+            QTest::newRow(levelRowName(level, "hard, 21 classes (two 16-column chunks)")) << level << "hard" << 21;
+        }
     }
     void propagationMatchesDenseReference()
     {
+        QFETCH(SimdLevel, level);
         QFETCH(QString, clamp);
         QFETCH(int, classes);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
         std::vector<int32_t> truth;
         const EmbeddingMatrix x = clusteredRows(40, classes, 16, 0.3f, 11, truth);
         KnnOptions options;
@@ -285,6 +327,7 @@ private slots:
         PropagationOptions po;
         po.iterations = 20;
         po.clamp = *mode;
+        po.simd = level;
         const auto result = propagateLabels(*s, seeds, classes, po);
         QVERIFY(result.has_value());
 
@@ -316,6 +359,86 @@ private slots:
                 QVERIFY(std::abs(result->confidence[size_t(i)] - y(i, best) / total) < 1e-4);
             }
         }
+    }
+
+    void simdLevelsGiveIdenticalResults_data()
+    {
+        QTest::addColumn<SimdLevel>("level");
+        for (const SimdLevel level : kSimdLevels)
+            if (level != SimdLevel::Baseline)
+                QTest::newRow(levelRowName(level, "against baseline")) << level;
+    }
+    void simdLevelsGiveIdenticalResults()
+    {
+        // The kernels use no FMA and the scans only compare, so each level must give exactly the
+        // baseline's output: graphs with several tiles (diagonal and off-diagonal, ragged block
+        // tails), duplicated rows (ties), a cross search, and propagation at every row layout.
+        QFETCH(SimdLevel, level);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
+        EmbeddingMatrix x = randomUnitRows(2300, 24, 41);
+        for (int64_t i = 0; i < 200; ++i)
+            x.row(2000 + i) = x.row(i * 3);
+        KnnOptions wide;
+        wide.k = 12;
+        wide.threads = 2;
+        wide.simd = level;
+        KnnOptions narrow = wide;
+        narrow.simd = SimdLevel::Baseline;
+        const auto got = searchSelfKnn(x, wide);
+        const auto expected = searchSelfKnn(x, narrow);
+        QVERIFY(got && expected);
+        QCOMPARE(got->neighbours, expected->neighbours);
+        QCOMPARE(got->similarities, expected->similarities);
+        const EmbeddingMatrix queries = randomUnitRows(700, 24, 43);
+        const auto crossGot = searchKnn(queries, x, wide);
+        const auto crossExpected = searchKnn(queries, x, narrow);
+        QVERIFY(crossGot && crossExpected);
+        QCOMPARE(crossGot->neighbours, crossExpected->neighbours);
+
+        const auto s = buildNormalisedAffinity(*expected, 0.1f);
+        QVERIFY(s.has_value());
+        for (const int classes : {3, 8, 10, 16, 21, 40}) {
+            std::vector<int32_t> seeds(size_t(x.rows()), -1);
+            for (int64_t i = 0; i < x.rows(); i += 9)
+                seeds[size_t(i)] = int32_t(i % classes);
+            PropagationOptions po;
+            po.iterations = 20;
+            po.clamp.kind = ClampMode::Kind::None;
+            po.threads = 2;
+            po.simd = level;
+            PropagationOptions baseline = po;
+            baseline.simd = SimdLevel::Baseline;
+            const auto a = propagateLabels(*s, seeds, classes, po);
+            const auto b = propagateLabels(*s, seeds, classes, baseline);
+            QVERIFY(a && b);
+            QVERIFY2(a->scores == b->scores, qPrintable(QString("%1 classes: scores differ").arg(classes)));
+        }
+    }
+
+    void simdLevelSettingsAreCheckedAgainstTheCpu()
+    {
+        const std::vector<SimdLevel> avx2Cpu{SimdLevel::Baseline, SimdLevel::Avx2};
+        QCOMPARE(*simdLevelFromSetting(nullptr, avx2Cpu), SimdLevel::Avx2); // unset: the best
+        QCOMPARE(*simdLevelFromSetting("", avx2Cpu), SimdLevel::Avx2);
+        QCOMPARE(*simdLevelFromSetting("baseline", avx2Cpu), SimdLevel::Baseline);
+        const auto lacking = simdLevelFromSetting("avx512", avx2Cpu);
+        QVERIFY(!lacking.has_value());
+        const std::string why = lacking.error().message;
+        QVERIFY2(why.find("LABELPROP_SIMD=avx512") != std::string::npos, why.c_str());
+        QVERIFY2(why.find("cannot run avx512") != std::string::npos, why.c_str());
+        QVERIFY2(why.find("it runs baseline, avx2") != std::string::npos, why.c_str());
+        QVERIFY2(why.find("unset LABELPROP_SIMD") != std::string::npos, why.c_str());
+        const auto unknown = simdLevelFromSetting("sse9", avx2Cpu);
+        QVERIFY(!unknown.has_value());
+        QVERIFY2(unknown.error().message.find("sse9: not a SIMD level; use one of baseline, avx2, avx512")
+                     != std::string::npos,
+                 unknown.error().message.c_str());
+        for (const SimdLevel level : kSimdLevels) {
+            QCOMPARE(*parseSimdLevel(simdLevelName(level), kSimdLevels), level);
+            QCOMPARE(resolveSimdLevel(level).has_value(), cpuRuns(level));
+        }
+        QCOMPARE(cpuSimdLevels().front(), SimdLevel::Baseline);
     }
 
     void hardClampKeepsSeedsAndSpreadsAlongAPath()

@@ -77,6 +77,7 @@ Expected<KnnGraph> searchApproximateSelfKnn(const EmbeddingMatrix& x, const KnnO
             KnnOptions local;
             local.k = k + 1;
             local.threads = 1;
+            local.simd = options.simd;
             auto found = searchKnn(q, base, local);
             if (!found) {
                 failed = true;

@@ -2,6 +2,8 @@
 
 #include "core/base/BlasThreads.h"
 #include "core/base/Parallel.h"
+#include "core/base/SimdLevel.h"
+#include "core/engine/SimdVector.h"
 
 #include <cblas.h>
 
@@ -66,65 +68,99 @@ private:
     std::vector<int32_t> m_ids;
 };
 
-// Width of the vectorised pre-check: most candidates lose to the current threshold, so a
-// 16-wide comparison discards them before any scalar work.
-constexpr int64_t kLane = 16;
+// Columns per vectorised pre-check: most candidates lose to the current threshold, so a block of
+// them is compared at once and discarded before any scalar work.
+constexpr int64_t kBlock = 16;
 
-// Offers every column of one tile row to list `listRow`, skipping `skipColumn` (the row itself
-// on a diagonal tile, or -1). Columns are item indices columnBase + c.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void scanTileRow(
-    const float* tileRow, int64_t columns, int64_t columnBase, int64_t skipColumn, TopKLists& lists,
-    int64_t listRow)
+// The scalar part of a scan, out of line so the vector loop around it keeps its values in
+// registers: offers columns [from, to) of one tile row to list `listRow`, skipping `skipColumn`
+// (the row itself on a diagonal tile, or -1). Columns are item indices columnBase + c. Returns
+// the list's new threshold.
+[[gnu::noinline]] float offerColumns(const float* tileRow, int64_t from, int64_t to, int64_t columnBase,
+                                     int64_t skipColumn, TopKLists& lists, int64_t listRow)
 {
     float threshold = lists.threshold(listRow);
-    int64_t c = 0;
-    for (; c + kLane <= columns; c += kLane) {
-        int any = 0;
-        for (int64_t u = 0; u < kLane; ++u)
-            any |= tileRow[c + u] >= threshold;
-        if (!any)
-            continue;
-        for (int64_t u = c; u < c + kLane; ++u) {
-            if (tileRow[u] >= threshold && u != skipColumn) {
-                lists.offer(listRow, tileRow[u], int32_t(columnBase + u));
-                threshold = lists.threshold(listRow);
-            }
-        }
-    }
-    for (; c < columns; ++c) {
-        if (tileRow[c] >= threshold && c != skipColumn) {
-            lists.offer(listRow, tileRow[c], int32_t(columnBase + c));
+    for (int64_t u = from; u < to; ++u)
+        if (tileRow[u] >= threshold && u != skipColumn) {
+            lists.offer(listRow, tileRow[u], int32_t(columnBase + u));
             threshold = lists.threshold(listRow);
         }
+    return threshold;
+}
+
+// The transposed use of an off-diagonal tile: offers tile row entry u (item `rowItem`) to the list
+// of column item columnBase + u, for u in [from, to), where it reaches thresholds[u]; updates the
+// thresholds it changes.
+[[gnu::noinline]] void offerToColumns(const float* tileRow, int64_t from, int64_t to, int64_t columnBase,
+                                      int32_t rowItem, float* thresholds, TopKLists& lists)
+{
+    for (int64_t u = from; u < to; ++u)
+        if (tileRow[u] >= thresholds[u]) {
+            lists.offer(columnBase + u, tileRow[u], rowItem);
+            thresholds[u] = lists.threshold(columnBase + u);
+        }
+}
+
+// One sgemm tile of similarities (rows x columns, row-major) and where its entries go.
+struct TileScan {
+    const float* tile;
+    int64_t rows = 0, columns = 0;
+    int64_t rowBase = 0, columnBase = 0; // item of tile row 0 and of tile column 0
+    bool diagonal = false;               // the same block on both sides: skip each item itself
+    bool intoColumns = false;            // also offer each entry to its column's list (self-search)
+    float* columnThresholds = nullptr;   // columns floats of scratch, for intoColumns
+    TopKLists* lists = nullptr;
+};
+
+// Offers every entry of the tile to its row's list (and, with intoColumns, to its column's list),
+// testing blocks of kBlock columns at register width W (see SimdVector.h).
+template <int W>
+[[gnu::always_inline]] inline void scanTileAt(const TileScan& t)
+{
+    TopKLists& lists = *t.lists;
+    const int64_t columns = t.columns;
+    const int64_t blockEnd = columns - columns % kBlock;
+    for (int64_t r = 0; r < t.rows; ++r) {
+        const float* tileRow = t.tile + r * columns;
+        const int64_t listRow = t.rowBase + r, skip = t.diagonal ? r : -1;
+        float threshold = lists.threshold(listRow);
+        for (int64_t c = 0; c < blockEnd; c += kBlock)
+            if (simd::anyAtLeast<W, kBlock>(tileRow + c, threshold))
+                threshold = offerColumns(tileRow, c, c + kBlock, t.columnBase, skip, lists, listRow);
+        offerColumns(tileRow, blockEnd, columns, t.columnBase, skip, lists, listRow);
+    }
+    if (!t.intoColumns)
+        return;
+    // The thresholds of the column lists, cached so the comparison stays vectorised.
+    float* thresholds = t.columnThresholds;
+    for (int64_t c = 0; c < columns; ++c)
+        thresholds[c] = lists.threshold(t.columnBase + c);
+    for (int64_t r = 0; r < t.rows; ++r) {
+        const float* tileRow = t.tile + r * columns;
+        const int32_t rowItem = int32_t(t.rowBase + r);
+        for (int64_t c = 0; c < blockEnd; c += kBlock)
+            if (simd::anyAtLeast<W, kBlock>(tileRow + c, static_cast<const float*>(thresholds + c)))
+                offerToColumns(tileRow, c, c + kBlock, t.columnBase, rowItem, thresholds, lists);
+        offerToColumns(tileRow, blockEnd, columns, t.columnBase, rowItem, thresholds, lists);
     }
 }
 
-// The transposed use of an off-diagonal tile (I, J): tile row r is item rowBase + r, and it is
-// offered to the lists of every column item columnBase + c. `thresholds` caches those lists'
-// thresholds (one per column) so the comparison stays vectorised.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void scanTileRowIntoColumns(
-    const float* tileRow, int64_t columns, int64_t columnBase, int32_t rowItem, float* thresholds,
-    TopKLists& lists)
+__attribute__((target("avx512f"))) void scanTileAvx512(const TileScan& t)
 {
-    int64_t c = 0;
-    const auto offerAt = [&](int64_t u) {
-        lists.offer(columnBase + u, tileRow[u], rowItem);
-        thresholds[u] = lists.threshold(columnBase + u);
-    };
-    for (; c + kLane <= columns; c += kLane) {
-        int any = 0;
-        for (int64_t u = 0; u < kLane; ++u)
-            any |= tileRow[c + u] >= thresholds[c + u];
-        if (!any)
-            continue;
-        for (int64_t u = c; u < c + kLane; ++u)
-            if (tileRow[u] >= thresholds[u])
-                offerAt(u);
-    }
-    for (; c < columns; ++c)
-        if (tileRow[c] >= thresholds[c])
-            offerAt(c);
+    scanTileAt<16>(t);
 }
+
+__attribute__((target("avx2"))) void scanTileAvx2(const TileScan& t)
+{
+    scanTileAt<8>(t);
+}
+
+void scanTileBaseline(const TileScan& t)
+{
+    scanTileAt<4>(t);
+}
+
+constexpr SimdKernel<void (*)(const TileScan&)> kScanTile{scanTileBaseline, scanTileAvx2, scanTileAvx512};
 
 // C (rows x cols, row-major) = A (rows x d) * B (cols x d)^T.
 void multiplyTile(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d, float* c)
@@ -190,6 +226,10 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
                     + std::to_string(n) + "; lower --k below " + std::to_string(n));
     if (n > std::numeric_limits<int32_t>::max())
         return fail("kNN: more than 2^31 items are not supported");
+    const auto level = resolveSimdLevel(options.simd);
+    if (!level)
+        return fail("kNN: " + level.error().message);
+    const auto scanTile = kScanTile[*level];
 
     const int64_t blocks = (n + kTile - 1) / kTile;
     // Upper-triangle tile pairs in row-major order, so consecutive tasks share the block I.
@@ -218,15 +258,7 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
                 const int64_t i0 = bi * kTile, rows = std::min(kTile, n - i0);
                 const int64_t j0 = bj * kTile, cols = std::min(kTile, n - j0);
                 multiplyTile(x.data() + i0 * d, rows, x.data() + j0 * d, cols, d, tile.data());
-                for (int64_t r = 0; r < rows; ++r)
-                    scanTileRow(tile.data() + r * cols, cols, j0, bi == bj ? r : -1, mine, i0 + r);
-                if (bi != bj) {
-                    for (int64_t c = 0; c < cols; ++c)
-                        columnThresholds[size_t(c)] = mine.threshold(j0 + c);
-                    for (int64_t r = 0; r < rows; ++r)
-                        scanTileRowIntoColumns(tile.data() + r * cols, cols, j0, int32_t(i0 + r),
-                                               columnThresholds.data(), mine);
-                }
+                scanTile(TileScan{tile.data(), rows, cols, i0, j0, bi == bj, bi != bj, columnThresholds.data(), &mine});
                 if (!progress.tileDone())
                     return;
             }
@@ -249,6 +281,10 @@ Expected<KnnGraph> searchKnn(const EmbeddingMatrix& queries, const EmbeddingMatr
     if (k < 1 || k > n)
         return fail("kNN: k = " + std::to_string(k) + " must be between 1 and the number of base items ("
                     + std::to_string(n) + ")");
+    const auto level = resolveSimdLevel(options.simd);
+    if (!level)
+        return fail("kNN: " + level.error().message);
+    const auto scanTile = kScanTile[*level];
 
     TopKLists lists(m, k);
     const int64_t queryBlocks = (m + kTile - 1) / kTile;
@@ -265,8 +301,7 @@ Expected<KnnGraph> searchKnn(const EmbeddingMatrix& queries, const EmbeddingMatr
             for (int64_t bj = 0; bj < baseBlocks; ++bj) {
                 const int64_t j0 = bj * kTile, cols = std::min(kTile, n - j0);
                 multiplyTile(queries.data() + i0 * d, rows, base.data() + j0 * d, cols, d, tile.data());
-                for (int64_t r = 0; r < rows; ++r)
-                    scanTileRow(tile.data() + r * cols, cols, j0, -1, lists, i0 + r);
+                scanTile(TileScan{tile.data(), rows, cols, i0, j0, false, false, nullptr, &lists});
                 if (!progress.tileDone())
                     return;
             }

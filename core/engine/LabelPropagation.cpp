@@ -1,103 +1,103 @@
 #include "core/engine/LabelPropagation.h"
 
 #include "core/base/Parallel.h"
+#include "core/base/SimdLevel.h"
+#include "core/engine/SimdVector.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <string>
 
 namespace labelprop {
 namespace {
 
-// Rows of Y are stored with a padded stride (8 or 16 floats for up to 16 classes) so each
-// neighbour's row is one or two aligned vector loads; the padding columns stay zero because
-// S 0 = 0. target_clones compiles each kernel for AVX-512, AVX2 and the baseline and picks one
-// at load time, so a portable build still runs the wide kernel on a machine that has it.
-// One padded label row as a GCC vector: AVX-512 holds it in one register, AVX2 in two, SSE in
-// four. Explicit vector types keep the kernel a plain broadcast-multiply-add at any -O level
-// (-O3 auto-vectorised the scalar version across neighbours instead and ran 4x slower).
-// (Plain typedefs: GCC drops vector_size on a dependent alias template.)
-typedef float LabelRow8 __attribute__((vector_size(8 * sizeof(float))));
-typedef float LabelRow16 __attribute__((vector_size(16 * sizeof(float))));
-template <int Stride>
-struct LabelRowOf;
-template <>
-struct LabelRowOf<8> {
-    using Type = LabelRow8;
-};
-template <>
-struct LabelRowOf<16> {
-    using Type = LabelRow16;
+// Rows of Y are stored with a padded stride (8 floats for up to 8 classes, else a multiple of 16)
+// so each neighbour's row is a few whole vector loads; the padding columns stay zero because
+// S 0 = 0. A row of the product is accumulated 8 or 16 columns at a time (a chunk) in
+// registers of the level's width (see SimdVector.h): a 16-column chunk is one zmm under AVX-512,
+// two ymm under AVX2, four xmm on the baseline; an 8-column chunk one ymm, or two xmm. Explicit vector types keep the kernel a plain broadcast-multiply-add at any -O
+// level (-O3 auto-vectorised a scalar version across neighbours instead and ran 4x slower).
+struct RowProduct {
+    const int64_t* rowStart; // CSR of M
+    const int32_t* columns;
+    const float* weights;
+    const float* x; // n x stride
+    float* y;       // n x stride
+    int64_t stride; // 8, or a multiple of 16
 };
 
-template <int Stride>
-__attribute__((always_inline)) inline void multiplyRowsFixed(const int64_t* __restrict rowStart,
-                                                             const int32_t* __restrict columns,
-                                                             const float* __restrict weights,
-                                                             const float* __restrict x, float* __restrict y,
-                                                             int64_t r0, int64_t r1)
+// y rows [r0, r1) = M x, Chunk columns at a time in Chunk / W registers of W floats.
+template <int W, int Chunk>
+[[gnu::always_inline]] inline void multiplyRowChunks(const RowProduct& m, int64_t r0, int64_t r1)
 {
-    using Row = typename LabelRowOf<Stride>::Type;
-    static_assert(sizeof(Row) == Stride * sizeof(float));
+    static_assert(Chunk % W == 0);
+    constexpr int kParts = Chunk / W;
+    const int64_t* __restrict rowStart = m.rowStart;
+    const int32_t* __restrict columns = m.columns;
+    const float* __restrict weights = m.weights;
+    const float* __restrict x = m.x;
+    float* __restrict y = m.y;
+    const int64_t stride = m.stride;
     for (int64_t i = r0; i < r1; ++i) {
-        Row acc = {};
-        for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
-            Row neighbour;
-            std::memcpy(&neighbour, x + int64_t(columns[p]) * Stride, sizeof(Row));
-            acc += weights[p] * neighbour;
-        }
-        std::memcpy(y + i * Stride, &acc, sizeof(Row));
-    }
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) void multiplyRows8(
-    const int64_t* rowStart, const int32_t* columns, const float* weights, const float* x, float* y, int64_t r0,
-    int64_t r1)
-{
-    multiplyRowsFixed<8>(rowStart, columns, weights, x, y, r0, r1);
-}
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) void multiplyRows16(
-    const int64_t* rowStart, const int32_t* columns, const float* weights, const float* x, float* y, int64_t r0,
-    int64_t r1)
-{
-    multiplyRowsFixed<16>(rowStart, columns, weights, x, y, r0, r1);
-}
-
-void multiplyRowsAny(const int64_t* __restrict rowStart, const int32_t* __restrict columns,
-                     const float* __restrict weights, const float* __restrict x, float* __restrict y, int stride,
-                     int64_t r0, int64_t r1)
-{
-    for (int64_t i = r0; i < r1; ++i) {
-        float* __restrict row = y + i * stride;
-        std::fill(row, row + stride, 0.0f);
-        for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
-            const float w = weights[p];
-            const float* __restrict xr = x + int64_t(columns[p]) * stride;
-            for (int q = 0; q < stride; ++q)
-                row[q] += w * xr[q];
+        for (int64_t chunk = 0; chunk < stride; chunk += Chunk) {
+            simd::Float<W> acc[kParts] = {};
+            for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
+                const float w = weights[p];
+                const float* neighbour = x + int64_t(columns[p]) * stride + chunk;
+#pragma GCC unroll 4
+                for (int q = 0; q < kParts; ++q) {
+                    simd::Float<W> v;
+                    simd::load<W>(v, neighbour + q * W);
+                    acc[q] += w * v;
+                }
+            }
+#pragma GCC unroll 4
+            for (int q = 0; q < kParts; ++q)
+                simd::store<W>(y + i * stride + chunk + q * W, acc[q]);
         }
     }
 }
+
+// The kernel at register width W: 8-float rows need no more than 8 lanes.
+template <int W>
+[[gnu::always_inline]] inline void multiplyRowsAt(const RowProduct& m, int64_t r0, int64_t r1)
+{
+    if (m.stride == 8)
+        multiplyRowChunks<(W < 8 ? W : 8), 8>(m, r0, r1);
+    else
+        multiplyRowChunks<W, 16>(m, r0, r1);
+}
+
+__attribute__((target("avx512f"))) void multiplyRowsAvx512(const RowProduct& m, int64_t r0, int64_t r1)
+{
+    multiplyRowsAt<16>(m, r0, r1);
+}
+
+__attribute__((target("avx2"))) void multiplyRowsAvx2(const RowProduct& m, int64_t r0, int64_t r1)
+{
+    multiplyRowsAt<8>(m, r0, r1);
+}
+
+void multiplyRowsBaseline(const RowProduct& m, int64_t r0, int64_t r1)
+{
+    multiplyRowsAt<4>(m, r0, r1);
+}
+
+constexpr SimdKernel<void (*)(const RowProduct&, int64_t, int64_t)> kMultiplyRows{
+    multiplyRowsBaseline, multiplyRowsAvx2, multiplyRowsAvx512};
 
 int paddedStride(int classes)
 {
-    return classes <= 8 ? 8 : classes <= 16 ? 16 : classes;
+    return classes <= 8 ? 8 : (classes + 15) / 16 * 16;
 }
 
 // y = M x for rows [0, n) of a CSR matrix; x and y are n x stride.
-void multiplyPadded(const CsrMatrix& m, int64_t n, const float* x, int stride, float* y, int threads)
+void multiplyPadded(const CsrMatrix& m, int64_t n, const float* x, int stride, float* y, int threads, SimdLevel level)
 {
-    parallelFor(0, n, threads, [&](int64_t r0, int64_t r1) {
-        if (stride == 8)
-            multiplyRows8(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, r0, r1);
-        else if (stride == 16)
-            multiplyRows16(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, r0, r1);
-        else
-            multiplyRowsAny(m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, stride, r0, r1);
-    });
+    const RowProduct product{m.rowStart.data(), m.columns.data(), m.weights.data(), x, y, stride};
+    const auto kernel = kMultiplyRows[level];
+    parallelFor(0, n, threads, [&](int64_t r0, int64_t r1) { kernel(product, r0, r1); });
 }
 
 // Where propagation runs: the graph's local layout when it has one (rows renumbered for cache
@@ -127,10 +127,10 @@ public:
         for (int64_t p = 0; p < m_s.n; ++p)
             std::copy_n(y.data() + p * m_stride, m_classes, out.data() + item(p) * m_classes);
     }
-    void multiply(const std::vector<float>& x, std::vector<float>& y, int threads) const
+    void multiply(const std::vector<float>& x, std::vector<float>& y, int threads, SimdLevel level) const
     {
         multiplyPadded(m_local ? m_s.local : static_cast<const CsrMatrix&>(m_s), m_s.n, x.data(), m_stride, y.data(),
-                       threads);
+                       threads, level);
     }
 
 private:
@@ -163,7 +163,9 @@ void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, 
     const ExecutionLayout layout(s, classes);
     const auto in = layout.toLayout(x);
     std::vector<float> out(in.size());
-    layout.multiply(in, out, threads);
+    // No error path here: a LABELPROP_SIMD this CPU cannot run has already failed the propagation
+    // that made x; the baseline runs anywhere.
+    layout.multiply(in, out, threads, resolveSimdLevel({}).value_or(SimdLevel::Baseline));
     layout.fromLayout(out, y);
 }
 
@@ -218,6 +220,9 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
         if (seeds[size_t(i)] < -1 || seeds[size_t(i)] >= classes)
             return fail("propagation: item " + std::to_string(i) + " has class " + std::to_string(seeds[size_t(i)])
                         + " outside [0, " + std::to_string(classes) + ")");
+    const auto level = resolveSimdLevel(options.simd);
+    if (!level)
+        return fail("propagation: " + level.error().message);
 
     // Work in the execution layout (see ExecutionLayout); onStep and the result see item order.
     const ExecutionLayout layout(s, classes);
@@ -244,7 +249,7 @@ Expected<PropagationResult> propagateLabels(const SparseGraph& s, std::span<cons
     for (int step = 1; step <= options.iterations; ++step) {
         if (options.cancel && options.cancel->load())
             return fail("propagation: cancelled");
-        layout.multiply(y, next, options.threads);
+        layout.multiply(y, next, options.threads, *level);
         switch (options.clamp.kind) {
         case ClampMode::Kind::Hard:
             resetSeededRows(next);

@@ -10,10 +10,12 @@
 
 #include "core/engine/AffinityGraph.h"
 #include "core/base/Error.h"
+#include "core/base/SimdLevel.h"
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -35,6 +37,7 @@ struct PropagationOptions {
     int threads = 0;                                         // 0: all hardware threads
     const std::atomic<bool>* cancel = nullptr;               // checked once per step
     std::function<void(int step, std::span<const float> y)> onStep; // after each step; y is n x c
+    std::optional<SimdLevel> simd; // kernel level; unset: the process level (see SimdLevel.h)
 };
 
 // Per-item outcome. Items no label reached (a component without seeds) have predicted = -1 and
@@ -58,7 +61,7 @@ struct PropagationResult {
                                                           int classes, const PropagationOptions& options,
                                                           std::span<const float> warmStart = {});
 
-// y (n x c) = S x (n x c): one propagation step, multi-threaded over rows.
+// y (n x c) = S x (n x c): one propagation step, multi-threaded over rows, at the process SIMD level.
 void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, std::span<float> y, int threads);
 
 // Fills probabilities, predicted, confidence and margin from scores.

@@ -1,0 +1,344 @@
+// kernel_bench: times the engine's SIMD kernels at every level this build and CPU can run
+// (AVX-512, AVX2, baseline; see core/base/SimdLevel.h), on one machine, so a slow path that
+// another CPU would take shows here too. Per level it prints the median [min-max] of --runs
+// timings of
+//   - the exact self-kNN search (k = 10; OpenBLAS sgemm tiles + our top-k tile scans), and
+//   - 20 propagation steps with hard clamp (propagateLabels, as the CLI's propagate stage),
+// on the Fashion-MNIST graph built through the core (IDX source, pca:64 as `labelprop-cli embed`,
+// T = 0.05, 1% of the items seeded with their labels), and checks that every level's kNN graph
+// and scores equal the first level's. bench/kernel_levels.py adds the scipy CSR loop reference.
+//
+// Only our kernels change with the level: OpenBLAS picks its own sgemm kernel for the CPU
+// (OPENBLAS_CORETYPE=Haswell makes it take the AVX2 one; see bench/README.md).
+
+#include "core/base/SimdLevel.h"
+#include "core/encoders/Encoder.h"
+#include "core/engine/AffinityGraph.h"
+#include "core/engine/KnnSearch.h"
+#include "core/engine/LabelPropagation.h"
+#include "core/sources/ImageSource.h"
+
+#include <cblas.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace labelprop;
+
+namespace {
+
+struct BenchOptions {
+    std::string data = "/usr/share/datasets/fashion-mnist";
+    std::string encoder = "pca:64";
+    int runs = 5;
+    int threads = 0; // 0: all hardware threads
+    int k = 10;
+    int steps = 20;
+    float temperature = 0.05f;
+    double seededFraction = 0.01;
+    std::vector<SimdLevel> levels; // empty: every level of this CPU, best first
+    std::string json;              // write the figures here as JSON
+    std::string knnOut;            // write the first level's kNN graph here as an edge list
+};
+
+constexpr const char* kUsage =
+    "usage: kernel_bench [--data DIR] [--encoder SPEC] [--runs N] [--threads N] [--levels L1,L2,...]\n"
+    "                    [--json FILE] [--knn-out FILE.csv]\n"
+    "  --data DIR       image source to encode (default /usr/share/datasets/fashion-mnist)\n"
+    "  --encoder SPEC   encoder spec as `labelprop-cli embed --encoder` (default pca:64)\n"
+    "  --runs N         timed runs per figure and level (default 5)\n"
+    "  --threads N      worker threads (default: all hardware threads)\n"
+    "  --levels LIST    SIMD levels to time, comma-separated: avx512, avx2, baseline (default: all this CPU runs)\n"
+    "  --json FILE      also write every timing as JSON\n"
+    "  --knn-out FILE   write the exact kNN graph as index,neighbour,rank,similarity rows (as `labelprop-cli knn`)\n";
+
+Expected<int> positiveInteger(const std::string& flag, const std::string& text)
+{
+    try {
+        size_t used = 0;
+        const int value = std::stoi(text, &used);
+        if (used == text.size() && value > 0)
+            return value;
+    } catch (const std::exception&) {
+    }
+    return fail(flag + ": '" + text + "' is not a positive integer");
+}
+
+Expected<BenchOptions> parseArguments(int argc, char** argv)
+{
+    BenchOptions options;
+    for (int a = 1; a < argc; ++a) {
+        const std::string flag = argv[a];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        }
+        if (a + 1 >= argc)
+            return fail(flag + ": unknown option or missing value\n" + kUsage);
+        const std::string value = argv[++a];
+        if (flag == "--data") {
+            options.data = value;
+        } else if (flag == "--encoder") {
+            options.encoder = value;
+        } else if (flag == "--json") {
+            options.json = value;
+        } else if (flag == "--knn-out") {
+            options.knnOut = value;
+        } else if (flag == "--runs" || flag == "--threads") {
+            auto number = positiveInteger(flag, value);
+            if (!number)
+                return std::unexpected(number.error());
+            (flag == "--runs" ? options.runs : options.threads) = *number;
+        } else if (flag == "--levels") {
+            for (size_t from = 0; from <= value.size();) {
+                const size_t comma = std::min(value.find(',', from), value.size());
+                auto level = parseSimdLevel(value.substr(from, comma - from), cpuSimdLevels(), "--levels");
+                if (!level)
+                    return std::unexpected(level.error());
+                options.levels.push_back(*level);
+                from = comma + 1;
+            }
+        } else {
+            return fail(flag + ": unknown option\n" + kUsage);
+        }
+    }
+    if (options.levels.empty())
+        options.levels.assign(cpuSimdLevels().rbegin(), cpuSimdLevels().rend());
+    return options;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct Spread {
+    double median = 0, min = 0, max = 0;
+};
+
+Spread spreadOf(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    const double median = n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    return {median, values.front(), values.back()};
+}
+
+// The encoded source: L2-normalised rows and the class of every item (its label's rank among
+// the sorted distinct labels).
+struct Dataset {
+    EmbeddingMatrix x;
+    std::vector<int32_t> classes;
+    int classCount = 0;
+};
+
+Expected<Dataset> encodeSource(const BenchOptions& options)
+{
+    auto encoder = makeEncoder(options.encoder);
+    if (!encoder)
+        return std::unexpected(encoder.error());
+    auto source = openImageSource(options.data);
+    if (!source)
+        return std::unexpected(source.error());
+    auto encoded = (*encoder)->encode(**source);
+    if (!encoded)
+        return std::unexpected(encoded.error());
+    std::map<std::string, int32_t> classOf;
+    for (const Item& item : encoded->items)
+        classOf.emplace(item.label, 0);
+    int32_t next = 0;
+    for (auto& [label, index] : classOf)
+        index = next++;
+    Dataset data;
+    data.x = std::move(encoded->embeddings);
+    for (const Item& item : encoded->items)
+        data.classes.push_back(classOf[item.label]);
+    data.classCount = int(classOf.size());
+    return data;
+}
+
+// A fixed draw of round(fraction n) items (at least one) seeded with their class; -1 elsewhere.
+std::vector<int32_t> drawSeeds(const Dataset& data, double fraction)
+{
+    std::vector<int32_t> order(data.classes.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(20211121);
+    std::shuffle(order.begin(), order.end(), rng);
+    const size_t count = std::max<size_t>(1, size_t(std::lround(fraction * double(order.size()))));
+    std::vector<int32_t> seeds(order.size(), -1);
+    for (size_t a = 0; a < count; ++a)
+        seeds[size_t(order[a])] = data.classes[size_t(order[a])];
+    return seeds;
+}
+
+Expected<void> writeEdgeList(const std::string& path, const KnnGraph& knn)
+{
+    std::ofstream out(path);
+    out << "index,neighbour,rank,similarity\n";
+    char similarity[32];
+    for (int64_t i = 0; i < knn.rows; ++i)
+        for (int a = 0; a < knn.k; ++a) {
+            std::snprintf(similarity, sizeof similarity, "%.9g", double(knn.similaritiesOf(i)[a]));
+            out << i << ',' << knn.neighboursOf(i)[a] << ',' << a + 1 << ',' << similarity << '\n';
+        }
+    out.close();
+    if (!out)
+        return fail(path + ": cannot write the kNN edge list; check that the folder exists and is writable");
+    return {};
+}
+
+struct LevelFigures {
+    SimdLevel level;
+    std::vector<double> knnSeconds, propagateSeconds;
+    int64_t knnMismatches = 0; // neighbour entries that differ from the first level's graph
+    double scoreDifference = 0; // largest |score - first level's score|
+};
+
+int run(const BenchOptions& options)
+{
+    const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    openblas_set_num_threads(threads);
+    std::printf("CPU: %s; levels this CPU runs: ", cpuModelName().c_str());
+    for (const SimdLevel level : cpuSimdLevels())
+        std::printf("%s ", std::string(simdLevelName(level)).c_str());
+    std::printf("; OpenBLAS %s (core %s); %d threads\n", openblas_get_config(), openblas_get_corename(), threads);
+
+    auto start = std::chrono::steady_clock::now();
+    auto data = encodeSource(options);
+    if (!data) {
+        std::fprintf(stderr, "kernel_bench: error: %s\n", data.error().message.c_str());
+        return 2;
+    }
+    const int64_t n = data->x.rows();
+    const auto seeds = drawSeeds(*data, options.seededFraction);
+    std::printf("%s: %lld x %lld (%s, %.1f s), %d classes, %lld seeded\n", options.data.c_str(), (long long)n,
+                (long long)data->x.cols(), options.encoder.c_str(), secondsSince(start), data->classCount,
+                (long long)std::count_if(seeds.begin(), seeds.end(), [](int32_t s) { return s >= 0; }));
+
+    KnnGraph reference;
+    SparseGraph affinity;
+    std::vector<float> referenceScores;
+    std::vector<LevelFigures> figures;
+    for (const SimdLevel level : options.levels) {
+        LevelFigures f{level, {}, {}, 0, 0.0};
+        KnnOptions knnOptions;
+        knnOptions.k = options.k;
+        knnOptions.threads = threads;
+        knnOptions.simd = level;
+        KnnGraph graph;
+        for (int r = 0; r < options.runs; ++r) {
+            start = std::chrono::steady_clock::now();
+            auto found = searchSelfKnn(data->x, knnOptions);
+            f.knnSeconds.push_back(secondsSince(start));
+            if (!found) {
+                std::fprintf(stderr, "kernel_bench: error: %s\n", found.error().message.c_str());
+                return 2;
+            }
+            graph = std::move(*found);
+        }
+        if (figures.empty()) {
+            reference = graph;
+            auto s = buildNormalisedAffinity(reference, options.temperature);
+            if (!s) {
+                std::fprintf(stderr, "kernel_bench: error: %s\n", s.error().message.c_str());
+                return 2;
+            }
+            affinity = std::move(*s);
+        }
+        for (size_t e = 0; e < graph.neighbours.size(); ++e)
+            f.knnMismatches += graph.neighbours[e] != reference.neighbours[e];
+
+        PropagationOptions propagation;
+        propagation.iterations = options.steps;
+        propagation.clamp.kind = ClampMode::Kind::Hard;
+        propagation.threads = threads;
+        propagation.simd = level;
+        std::vector<float> scores;
+        for (int r = 0; r < options.runs; ++r) {
+            start = std::chrono::steady_clock::now();
+            auto result = propagateLabels(affinity, seeds, data->classCount, propagation);
+            f.propagateSeconds.push_back(secondsSince(start));
+            if (!result) {
+                std::fprintf(stderr, "kernel_bench: error: %s\n", result.error().message.c_str());
+                return 2;
+            }
+            scores = std::move(result->scores);
+        }
+        if (figures.empty())
+            referenceScores = scores;
+        for (size_t e = 0; e < scores.size(); ++e)
+            f.scoreDifference = std::max(f.scoreDifference, double(std::abs(scores[e] - referenceScores[e])));
+        figures.push_back(std::move(f));
+    }
+
+    std::printf("\nexact kNN k = %d and %d propagation steps (hard clamp, c = %d, nnz(S) = %lld); median [min-max] "
+                "of %d runs; differences against %s\n",
+                options.k, options.steps, data->classCount, (long long)affinity.nnz(), options.runs,
+                std::string(simdLevelName(options.levels.front())).c_str());
+    std::printf("%-9s %-26s %-26s %-16s %s\n", "level", "kNN (s)", "propagation (ms)", "kNN mismatches",
+                "max |score diff|");
+    nlohmann::json levels = nlohmann::json::array();
+    for (const auto& f : figures) {
+        const Spread knn = spreadOf(f.knnSeconds), lp = spreadOf(f.propagateSeconds);
+        std::printf("%-9s %6.3f [%6.3f-%6.3f]     %7.1f [%7.1f-%7.1f]  %-16lld %.3g\n",
+                    std::string(simdLevelName(f.level)).c_str(), knn.median, knn.min, knn.max, lp.median * 1e3,
+                    lp.min * 1e3, lp.max * 1e3, (long long)f.knnMismatches, f.scoreDifference);
+        levels.push_back({{"level", simdLevelName(f.level)},
+                          {"knn_seconds", f.knnSeconds},
+                          {"propagate_seconds", f.propagateSeconds},
+                          {"knn_median_s", knn.median},
+                          {"propagate_median_s", lp.median},
+                          {"knn_mismatches", f.knnMismatches},
+                          {"max_score_difference", f.scoreDifference}});
+    }
+    if (!options.json.empty()) {
+        const nlohmann::json report = {{"cpu", cpuModelName()},
+                                       {"openblas_core", openblas_get_corename()},
+                                       {"threads", threads},
+                                       {"data", options.data},
+                                       {"encoder", options.encoder},
+                                       {"n", n},
+                                       {"d", data->x.cols()},
+                                       {"classes", data->classCount},
+                                       {"k", options.k},
+                                       {"steps", options.steps},
+                                       {"temperature", options.temperature},
+                                       {"nnz", affinity.nnz()},
+                                       {"runs", options.runs},
+                                       {"levels", levels}};
+        std::ofstream out(options.json);
+        out << report.dump(1) << '\n';
+        if (!out) {
+            std::fprintf(stderr, "kernel_bench: error: %s: cannot write the JSON report\n", options.json.c_str());
+            return 2;
+        }
+    }
+    if (!options.knnOut.empty())
+        if (auto written = writeEdgeList(options.knnOut, reference); !written) {
+            std::fprintf(stderr, "kernel_bench: error: %s\n", written.error().message.c_str());
+            return 2;
+        }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const auto options = parseArguments(argc, argv);
+    if (!options) {
+        std::fprintf(stderr, "kernel_bench: error: %s\n", options.error().message.c_str());
+        return 2;
+    }
+    return run(*options);
+}
