@@ -302,6 +302,10 @@ int run(const BenchOptions& options)
                           {"max_score_difference", f.scoreDifference}});
     }
     if (!options.json.empty()) {
+        nlohmann::json seedList = nlohmann::json::array(); // [item, class] pairs, for the scipy reference
+        for (int64_t i = 0; i < n; ++i)
+            if (seeds[size_t(i)] >= 0)
+                seedList.push_back({i, seeds[size_t(i)]});
         const nlohmann::json report = {{"cpu", cpuModelName()},
                                        {"openblas_core", openblas_get_corename()},
                                        {"threads", threads},
@@ -315,6 +319,7 @@ int run(const BenchOptions& options)
                                        {"temperature", options.temperature},
                                        {"nnz", affinity.nnz()},
                                        {"runs", options.runs},
+                                       {"seeds", seedList},
                                        {"levels", levels}};
         std::ofstream out(options.json);
         out << report.dump(1) << '\n';
