@@ -103,9 +103,11 @@ constexpr int64_t kBlock = 16;
 
 // One sgemm tile of similarities (rows x columns, row-major) and where its entries go.
 struct TileScan {
-    const float* tile;
-    int64_t rows = 0, columns = 0;
-    int64_t rowBase = 0, columnBase = 0; // item of tile row 0 and of tile column 0
+    const float* tile = nullptr;
+    int64_t rows = 0;
+    int64_t columns = 0;
+    int64_t rowBase = 0;                 // item of tile row 0
+    int64_t columnBase = 0;              // item of tile column 0
     bool diagonal = false;               // the same block on both sides: skip each item itself
     bool intoColumns = false;            // also offer each entry to its column's list (self-search)
     float* columnThresholds = nullptr;   // columns floats of scratch, for intoColumns
@@ -160,7 +162,17 @@ void scanTileBaseline(const TileScan& t)
     scanTileAt<4>(t);
 }
 
-constexpr SimdKernel<void (*)(const TileScan&)> kScanTile{scanTileBaseline, scanTileAvx2, scanTileAvx512};
+using TileScanKernel = void (*)(const TileScan&);
+
+// The tile scan at the SIMD level `options` asks for (see SimdLevel.h).
+Expected<TileScanKernel> tileScanFor(const KnnOptions& options)
+{
+    static constexpr SimdKernel<TileScanKernel> kernel{scanTileBaseline, scanTileAvx2, scanTileAvx512};
+    const auto level = resolveSimdLevel(options.simd);
+    if (!level)
+        return fail("kNN: " + level.error().message);
+    return kernel[*level];
+}
 
 // C (rows x cols, row-major) = A (rows x d) * B (cols x d)^T.
 void multiplyTile(const float* a, int64_t rows, const float* b, int64_t cols, int64_t d, float* c)
@@ -226,10 +238,10 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
                     + std::to_string(n) + "; lower --k below " + std::to_string(n));
     if (n > std::numeric_limits<int32_t>::max())
         return fail("kNN: more than 2^31 items are not supported");
-    const auto level = resolveSimdLevel(options.simd);
-    if (!level)
-        return fail("kNN: " + level.error().message);
-    const auto scanTile = kScanTile[*level];
+    const auto scanKernel = tileScanFor(options);
+    if (!scanKernel)
+        return std::unexpected(scanKernel.error());
+    const TileScanKernel scanTile = *scanKernel;
 
     const int64_t blocks = (n + kTile - 1) / kTile;
     // Upper-triangle tile pairs in row-major order, so consecutive tasks share the block I.
@@ -258,7 +270,15 @@ Expected<KnnGraph> searchSelfKnn(const EmbeddingMatrix& x, const KnnOptions& opt
                 const int64_t i0 = bi * kTile, rows = std::min(kTile, n - i0);
                 const int64_t j0 = bj * kTile, cols = std::min(kTile, n - j0);
                 multiplyTile(x.data() + i0 * d, rows, x.data() + j0 * d, cols, d, tile.data());
-                scanTile(TileScan{tile.data(), rows, cols, i0, j0, bi == bj, bi != bj, columnThresholds.data(), &mine});
+                scanTile(TileScan{.tile = tile.data(),
+                                  .rows = rows,
+                                  .columns = cols,
+                                  .rowBase = i0,
+                                  .columnBase = j0,
+                                  .diagonal = bi == bj,
+                                  .intoColumns = bi != bj,
+                                  .columnThresholds = columnThresholds.data(),
+                                  .lists = &mine});
                 if (!progress.tileDone())
                     return;
             }
@@ -281,10 +301,10 @@ Expected<KnnGraph> searchKnn(const EmbeddingMatrix& queries, const EmbeddingMatr
     if (k < 1 || k > n)
         return fail("kNN: k = " + std::to_string(k) + " must be between 1 and the number of base items ("
                     + std::to_string(n) + ")");
-    const auto level = resolveSimdLevel(options.simd);
-    if (!level)
-        return fail("kNN: " + level.error().message);
-    const auto scanTile = kScanTile[*level];
+    const auto scanKernel = tileScanFor(options);
+    if (!scanKernel)
+        return std::unexpected(scanKernel.error());
+    const TileScanKernel scanTile = *scanKernel;
 
     TopKLists lists(m, k);
     const int64_t queryBlocks = (m + kTile - 1) / kTile;
@@ -301,7 +321,8 @@ Expected<KnnGraph> searchKnn(const EmbeddingMatrix& queries, const EmbeddingMatr
             for (int64_t bj = 0; bj < baseBlocks; ++bj) {
                 const int64_t j0 = bj * kTile, cols = std::min(kTile, n - j0);
                 multiplyTile(queries.data() + i0 * d, rows, base.data() + j0 * d, cols, d, tile.data());
-                scanTile(TileScan{tile.data(), rows, cols, i0, j0, false, false, nullptr, &lists});
+                scanTile(TileScan{.tile = tile.data(), .rows = rows, .columns = cols, .rowBase = i0, .columnBase = j0,
+                                  .lists = &lists});
                 if (!progress.tileDone())
                     return;
             }
