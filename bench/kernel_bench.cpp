@@ -12,6 +12,7 @@
 // (OPENBLAS_CORETYPE=Haswell makes it take the AVX2 one; see bench/README.md).
 
 #include "core/base/SimdLevel.h"
+#include "core/base/Stopwatch.h"
 #include "core/encoders/Encoder.h"
 #include "core/engine/AffinityGraph.h"
 #include "core/engine/KnnSearch.h"
@@ -22,7 +23,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -117,11 +117,6 @@ Expected<BenchOptions> parseArguments(int argc, char** argv)
     return options;
 }
 
-double secondsSince(std::chrono::steady_clock::time_point start)
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 struct Spread {
     double median = 0, min = 0, max = 0;
 };
@@ -213,7 +208,7 @@ int run(const BenchOptions& options)
         std::printf("%s ", std::string(simdLevelName(level)).c_str());
     std::printf("; OpenBLAS %s (core %s); %d threads\n", openblas_get_config(), openblas_get_corename(), threads);
 
-    auto start = std::chrono::steady_clock::now();
+    Stopwatch clock;
     auto data = encodeSource(options);
     if (!data) {
         std::fprintf(stderr, "kernel_bench: error: %s\n", data.error().message.c_str());
@@ -222,7 +217,7 @@ int run(const BenchOptions& options)
     const int64_t n = data->x.rows();
     const auto seeds = drawSeeds(*data, options.seededFraction);
     std::printf("%s: %lld x %lld (%s, %.1f s), %d classes, %lld seeded\n", options.data.c_str(), (long long)n,
-                (long long)data->x.cols(), options.encoder.c_str(), secondsSince(start), data->classCount,
+                (long long)data->x.cols(), options.encoder.c_str(), clock.seconds(), data->classCount,
                 (long long)std::count_if(seeds.begin(), seeds.end(), [](int32_t s) { return s >= 0; }));
 
     KnnGraph reference;
@@ -237,9 +232,9 @@ int run(const BenchOptions& options)
         knnOptions.simd = level;
         KnnGraph graph;
         for (int r = 0; r < options.runs; ++r) {
-            start = std::chrono::steady_clock::now();
+            clock.restart();
             auto found = searchSelfKnn(data->x, knnOptions);
-            f.knnSeconds.push_back(secondsSince(start));
+            f.knnSeconds.push_back(clock.seconds());
             if (!found) {
                 std::fprintf(stderr, "kernel_bench: error: %s\n", found.error().message.c_str());
                 return 2;
@@ -265,9 +260,9 @@ int run(const BenchOptions& options)
         propagation.simd = level;
         std::vector<float> scores;
         for (int r = 0; r < options.runs; ++r) {
-            start = std::chrono::steady_clock::now();
+            clock.restart();
             auto result = propagateLabels(affinity, seeds, data->classCount, propagation);
-            f.propagateSeconds.push_back(secondsSince(start));
+            f.propagateSeconds.push_back(clock.seconds());
             if (!result) {
                 std::fprintf(stderr, "kernel_bench: error: %s\n", result.error().message.c_str());
                 return 2;
