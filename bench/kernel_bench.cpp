@@ -6,8 +6,8 @@
 //   - 20 propagation steps with hard clamp (propagateLabels, as the CLI's propagate stage),
 // on the Fashion-MNIST graph built through the core (IDX source, pca:64 as `labelprop-cli embed`,
 // T = 0.05, 1% of the items seeded with their labels), and checks that every level's kNN graph
-// and scores equal the baseline's (computed once, untimed). A level whose runs were disturbed by
-// other processes is measured again. bench/kernel_levels.py adds the scipy CSR loop reference.
+// and scores equal the baseline's (computed once, untimed). A run disturbed by other processes is
+// taken again. bench/kernel_levels.py adds the scipy CSR loop reference.
 //
 // Only our kernels change with the level: OpenBLAS picks its own sgemm kernel for the CPU
 // (OPENBLAS_CORETYPE=Haswell makes it take the AVX2 one; see bench/README.md).
@@ -26,12 +26,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -197,9 +197,9 @@ Expected<void> writeEdgeList(const std::string& path, const KnnGraph& knn)
 }
 
 // Cores other processes kept busy since construction: the machine's busy CPU time (/proc/stat,
-// every CPU) minus this process's own (every thread), over the wall time. A timing taken while
-// other processes ran is inflated (2 cores: each worker thread shares its core), so levels are
-// measured again when this exceeds kDisturbed. NaN where /proc/stat cannot be read.
+// every CPU, in clock ticks of 10 ms) minus this process's own (every thread), over the wall
+// time. A timing taken while other processes ran is inflated (on 2 cores one busy neighbour
+// doubles a 2-thread timing), so such runs are taken again. NaN where /proc/stat cannot be read.
 class OtherLoad {
 public:
     OtherLoad() : m_machine(machineBusySeconds()), m_own(ownCpuSeconds()) {}
@@ -233,8 +233,57 @@ private:
     double m_machine;
     double m_own;
 };
-constexpr double kDisturbed = 0.3; // cores
-constexpr int kAttempts = 3;       // measurements per level at most
+constexpr double kDisturbed = 0.3; // cores other processes may use during a kept run
+
+// Waits (at most 30 s) until other processes use at most kDisturbed cores over half a second.
+void waitUntilQuiet()
+{
+    for (int tries = 0; tries < 60; ++tries) {
+        const OtherLoad load;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        if (!(load.cores() > kDisturbed))
+            return;
+    }
+}
+
+struct Timings {
+    std::vector<double> seconds; // the kept runs, in call order
+    double worstOthers = 0;      // most cores other processes used during a kept run
+    int calls = 0;
+};
+
+// Calls `run` (one call, one timing) until `runs` calls were undisturbed or 3 x runs calls were
+// made, waiting for a quiet machine after a disturbed one; keeps the `runs` least disturbed.
+template <class Run>
+Expected<Timings> timeUndisturbed(int runs, Run&& run)
+{
+    std::vector<std::pair<double, double>> calls; // (seconds, others' cores)
+    int undisturbed = 0;
+    while (undisturbed < runs && int(calls.size()) < 3 * runs) {
+        const OtherLoad load;
+        Stopwatch clock;
+        if (auto done = run(); !done)
+            return std::unexpected(done.error());
+        const double seconds = clock.seconds(), others = load.cores();
+        calls.emplace_back(seconds, others);
+        if (others > kDisturbed)
+            waitUntilQuiet();
+        else
+            ++undisturbed;
+    }
+    std::vector<size_t> order(calls.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return calls[a].second < calls[b].second; });
+    order.resize(std::min(order.size(), size_t(runs)));
+    std::sort(order.begin(), order.end());
+    Timings timings;
+    timings.calls = int(calls.size());
+    for (const size_t c : order) {
+        timings.seconds.push_back(calls[c].first);
+        timings.worstOthers = std::max(timings.worstOthers, calls[c].second);
+    }
+    return timings;
+}
 
 void reportError(const Error& error)
 {
@@ -289,42 +338,42 @@ Expected<Reference> computeReference(const BenchOptions& options, int threads, c
 
 struct LevelFigures {
     SimdLevel level = SimdLevel::Baseline;
-    std::vector<double> knnSeconds, propagateSeconds;
-    int64_t knnMismatches = 0;   // neighbour entries that differ from the baseline's graph
-    double scoreDifference = 0;  // largest |score - baseline's score|
-    double otherCores = 0;       // cores other processes used while this level ran
+    Timings knn, propagate;
+    int64_t knnMismatches = 0;  // neighbour entries that differ from the baseline's graph
+    double scoreDifference = 0; // largest |score - baseline's score|
 };
 
 // --runs timings of the kNN search and of the propagation at `level`, compared with `reference`.
 Expected<LevelFigures> measureLevel(const BenchOptions& options, int threads, SimdLevel level, const Dataset& data,
                                     const std::vector<int32_t>& seeds, const Reference& reference)
 {
-    const OtherLoad load;
     LevelFigures f;
     f.level = level;
-    Stopwatch clock;
-    for (int r = 0; r < options.runs; ++r) {
-        clock.restart();
-        auto knn = searchSelfKnn(data.x, knnOptionsAt(options, threads, level));
-        f.knnSeconds.push_back(clock.seconds());
-        if (!knn)
-            return std::unexpected(knn.error());
-        if (r == 0)
-            for (size_t e = 0; e < knn->neighbours.size(); ++e)
-                f.knnMismatches += knn->neighbours[e] != reference.knn.neighbours[e];
-    }
-    for (int r = 0; r < options.runs; ++r) {
-        clock.restart();
+    auto knn = timeUndisturbed(options.runs, [&]() -> Expected<void> {
+        auto found = searchSelfKnn(data.x, knnOptionsAt(options, threads, level));
+        if (!found)
+            return std::unexpected(found.error());
+        f.knnMismatches = 0;
+        for (size_t e = 0; e < found->neighbours.size(); ++e)
+            f.knnMismatches += found->neighbours[e] != reference.knn.neighbours[e];
+        return {};
+    });
+    if (!knn)
+        return std::unexpected(knn.error());
+    f.knn = std::move(*knn);
+    auto propagate = timeUndisturbed(options.runs, [&]() -> Expected<void> {
         auto result = propagateLabels(reference.affinity, seeds, data.classCount,
                                       propagationOptionsAt(options, threads, level));
-        f.propagateSeconds.push_back(clock.seconds());
         if (!result)
             return std::unexpected(result.error());
-        if (r == 0)
-            for (size_t e = 0; e < result->scores.size(); ++e)
-                f.scoreDifference = std::max(f.scoreDifference, double(std::abs(result->scores[e] - reference.scores[e])));
-    }
-    f.otherCores = load.cores();
+        f.scoreDifference = 0;
+        for (size_t e = 0; e < result->scores.size(); ++e)
+            f.scoreDifference = std::max(f.scoreDifference, double(std::abs(result->scores[e] - reference.scores[e])));
+        return {};
+    });
+    if (!propagate)
+        return std::unexpected(propagate.error());
+    f.propagate = std::move(*propagate);
     return f;
 }
 
@@ -356,43 +405,38 @@ int run(const BenchOptions& options)
 
     std::vector<LevelFigures> figures;
     for (const SimdLevel level : options.levels) {
-        std::optional<LevelFigures> kept;
-        for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-            auto f = measureLevel(options, threads, level, *data, seeds, *reference);
-            if (!f) {
-                reportError(f.error());
-                return 2;
-            }
-            if (!kept || f->otherCores < kept->otherCores)
-                kept = std::move(*f);
-            if (!(kept->otherCores > kDisturbed))
-                break;
-            std::printf("%s: other processes used %.2f cores during the runs%s\n",
-                        std::string(simdLevelName(level)).c_str(), kept->otherCores,
-                        attempt < kAttempts ? "; measuring again" : "; keeping the least disturbed attempt");
+        auto f = measureLevel(options, threads, level, *data, seeds, *reference);
+        if (!f) {
+            reportError(f.error());
+            return 2;
         }
-        figures.push_back(std::move(*kept));
+        figures.push_back(std::move(*f));
     }
 
     std::printf("\nexact kNN k = %d and %d propagation steps (hard clamp, c = %d, nnz(S) = %lld); median [min-max] "
-                "of %d runs; differences against the baseline; others: cores other processes used meanwhile\n",
-                options.k, options.steps, data->classCount, (long long)reference->affinity.nnz(), options.runs);
+                "of %d runs; differences against the baseline; others: the most cores other processes used during a "
+                "kept run (runs above %.1f are taken again)\n",
+                options.k, options.steps, data->classCount, (long long)reference->affinity.nnz(), options.runs, kDisturbed);
     std::printf("%-9s %-26s %-26s %-16s %-18s %s\n", "level", "kNN (s)", "propagation (ms)", "kNN mismatches",
-                "max |score diff|", "others");
+                "max |score diff|", "others (kNN, propagation)");
     nlohmann::json levels = nlohmann::json::array();
     for (const auto& f : figures) {
-        const Spread knn = spreadOf(f.knnSeconds), lp = spreadOf(f.propagateSeconds);
-        std::printf("%-9s %6.3f [%6.3f-%6.3f]     %7.1f [%7.1f-%7.1f]  %-16lld %-18.3g %.2f\n",
+        const Spread knn = spreadOf(f.knn.seconds), lp = spreadOf(f.propagate.seconds);
+        std::printf("%-9s %6.3f [%6.3f-%6.3f]     %7.1f [%7.1f-%7.1f]  %-16lld %-18.3g %.2f, %.2f\n",
                     std::string(simdLevelName(f.level)).c_str(), knn.median, knn.min, knn.max, lp.median * 1e3,
-                    lp.min * 1e3, lp.max * 1e3, (long long)f.knnMismatches, f.scoreDifference, f.otherCores);
+                    lp.min * 1e3, lp.max * 1e3, (long long)f.knnMismatches, f.scoreDifference, f.knn.worstOthers,
+                    f.propagate.worstOthers);
         levels.push_back({{"level", simdLevelName(f.level)},
-                          {"knn_seconds", f.knnSeconds},
-                          {"propagate_seconds", f.propagateSeconds},
+                          {"knn_seconds", f.knn.seconds},
+                          {"propagate_seconds", f.propagate.seconds},
+                          {"knn_calls", f.knn.calls},
+                          {"propagate_calls", f.propagate.calls},
                           {"knn_median_s", knn.median},
                           {"propagate_median_s", lp.median},
                           {"knn_mismatches", f.knnMismatches},
                           {"max_score_difference", f.scoreDifference},
-                          {"other_processes_cores", f.otherCores}});
+                          {"knn_other_processes_cores", f.knn.worstOthers},
+                          {"propagate_other_processes_cores", f.propagate.worstOthers}});
     }
     if (!options.json.empty()) {
         nlohmann::json seedList = nlohmann::json::array(); // [item, class] pairs, for the scipy reference

@@ -102,7 +102,7 @@ def main() -> int:
         ratio = scipy_s["median"] / lp["median"]
         ok = ratio >= rb.TARGET_LP_SPEEDUP
         misses += not ok
-        others = level["other_processes_cores"]
+        others = max(level["knn_other_processes_cores"], level["propagate_other_processes_cores"])
         disturbed += others > rb.INTERFERENCE_LIMIT
         print(f"{level['level']:<9} {rb.fmt(knn, '', digits=3):<22} {rb.fmt(lp, '', 1e3, 1):<24} "
               f"{scipy_ms:<16.1f} {ratio:<8.1f} {'PASS' if ok else 'FAIL':<16} {others:.2f}")

@@ -27,8 +27,9 @@ struct RowProduct {
     int64_t stride; // 8, or a multiple of 16
 };
 
-// y rows [r0, r1) = M x, Chunk columns at a time in Chunk / W registers of W floats.
-template <int W, int Chunk>
+// y rows [r0, r1) = M x, Chunk columns at a time in Chunk / W registers of W floats. Stride is
+// the row stride when it is known at compile time (one chunk per row: 8 or 16), else 0.
+template <int W, int Chunk, int Stride>
 [[gnu::always_inline]] inline void multiplyRowChunks(const RowProduct& m, int64_t r0, int64_t r1)
 {
     static_assert(Chunk % W == 0);
@@ -38,7 +39,7 @@ template <int W, int Chunk>
     const float* __restrict weights = m.weights;
     const float* __restrict x = m.x;
     float* __restrict y = m.y;
-    const int64_t stride = m.stride;
+    const int64_t stride = Stride ? Stride : m.stride;
     for (int64_t i = r0; i < r1; ++i) {
         for (int64_t chunk = 0; chunk < stride; chunk += Chunk) {
             simd::Float<W> acc[kParts] = {};
@@ -59,14 +60,17 @@ template <int W, int Chunk>
     }
 }
 
-// The kernel at register width W: 8-float rows need no more than 8 lanes.
+// The kernel at register width W: 8-float rows need no more than 8 lanes. The common strides
+// get their own copy: a constant stride turns the row address into a shift.
 template <int W>
 [[gnu::always_inline]] inline void multiplyRowsAt(const RowProduct& m, int64_t r0, int64_t r1)
 {
     if (m.stride == 8)
-        multiplyRowChunks<(W < 8 ? W : 8), 8>(m, r0, r1);
+        multiplyRowChunks<(W < 8 ? W : 8), 8, 8>(m, r0, r1);
+    else if (m.stride == 16)
+        multiplyRowChunks<W, 16, 16>(m, r0, r1);
     else
-        multiplyRowChunks<W, 16>(m, r0, r1);
+        multiplyRowChunks<W, 16, 0>(m, r0, r1);
 }
 
 __attribute__((target("avx512f"))) void multiplyRowsAvx512(const RowProduct& m, int64_t r0, int64_t r1)
