@@ -12,6 +12,7 @@
 //                          [--intrinsic D] [--batch-size N] [--max-error E] [--threads N] [--seed N]
 
 #include "core/base/Embeddings.h"
+#include "core/base/SimdLevel.h"
 #include "core/encoders/Encoder.h"
 #include "core/engine/AffinityGraph.h"
 #include "core/engine/ApproximateKnn.h"
@@ -26,7 +27,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -53,15 +53,6 @@ struct Settings {
 double seconds(std::chrono::steady_clock::time_point since)
 {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-std::string cpuModel()
-{
-    std::ifstream in("/proc/cpuinfo");
-    for (std::string line; std::getline(in, line);)
-        if (line.starts_with("model name"))
-            return line.substr(line.find(':') + 2);
-    return "unknown CPU";
 }
 
 [[noreturn]] void die(const std::string& message)
@@ -356,8 +347,11 @@ int main(int argc, char** argv)
         else
             die("unknown argument '" + arg + "'; see the comment at the top of bench/incremental_bench.cpp");
     }
-    std::printf("CPU: %s (%s), %u hardware threads; benchmark threads: %d\n", cpuModel().c_str(),
-                __builtin_cpu_supports("avx512f") ? "AVX-512" : __builtin_cpu_supports("avx2") ? "AVX2" : "no AVX2",
+    const auto level = resolveSimdLevel({}); // the kernels' level: LABELPROP_SIMD, else the CPU's best
+    if (!level)
+        die(level.error().message);
+    std::printf("CPU: %s (kernels at SIMD level %s), %u hardware threads; benchmark threads: %d\n",
+                cpuModelName().c_str(), std::string(simdLevelName(*level)).c_str(),
                 std::thread::hardware_concurrency(), settings.threads);
     if (!settings.fashion.empty())
         run(fashionMnist(settings), settings);

@@ -9,7 +9,7 @@
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
-#include "core/base/SimdLevel.h"
+#include "SimdTestSupport.h"
 
 #include <QtTest>
 
@@ -22,8 +22,9 @@
 #include <set>
 
 using namespace labelprop;
-
-Q_DECLARE_METATYPE(labelprop::SimdLevel)
+using test::cpuRuns;
+using test::kSimdLevels;
+using test::levelRowName;
 
 namespace {
 
@@ -79,20 +80,6 @@ std::vector<std::vector<std::pair<double, int32_t>>> bruteForce(const EmbeddingM
         out[size_t(i)] = all;
     }
     return out;
-}
-
-constexpr SimdLevel kSimdLevels[] = {SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Baseline};
-
-bool cpuRuns(SimdLevel level)
-{
-    const auto& levels = cpuSimdLevels();
-    return std::find(levels.begin(), levels.end(), level) != levels.end();
-}
-
-// "avx2: <name>" for a data row of `level`.
-QByteArray levelRowName(SimdLevel level, const char* name)
-{
-    return QByteArray(simdLevelName(level).data(), qsizetype(simdLevelName(level).size())) + ": " + name;
 }
 
 Eigen::MatrixXd denseOf(const SparseGraph& s)

@@ -7,6 +7,7 @@
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
+#include "SimdTestSupport.h"
 
 #include <QtTest>
 
@@ -16,6 +17,9 @@
 #include <random>
 
 using namespace labelprop;
+using test::cpuRuns;
+using test::kSimdLevels;
+using test::levelRowName;
 
 namespace {
 
@@ -235,6 +239,7 @@ private slots:
     // Random sessions: adds, changes, removals, batches and undos, checked after every step.
     void randomSessionsMatchFromScratch_data()
     {
+        QTest::addColumn<SimdLevel>("level");
         QTest::addColumn<int>("n");
         QTest::addColumn<int>("dims");
         QTest::addColumn<int>("k");
@@ -244,20 +249,36 @@ private slots:
         QTest::addColumn<int>("threads");
         QTest::addColumn<double>("denseFraction");
         QTest::addColumn<int>("operations");
-        QTest::newRow("small, 3 classes") << 200 << 8 << 5 << 3 << 20 << true << 1 << 0.3 << 300;
-        QTest::newRow("small, item order, 7 steps") << 200 << 8 << 5 << 5 << 7 << false << 1 << 0.3 << 300;
-        QTest::newRow("12 classes (16 lanes)") << 800 << 12 << 8 << 12 << 20 << true << 1 << 0.3 << 150;
-        QTest::newRow("20 classes (plain loops)") << 800 << 12 << 8 << 20 << 10 << true << 1 << 0.3 << 150;
-        QTest::newRow("one class") << 300 << 6 << 5 << 1 << 20 << true << 1 << 0.3 << 150;
-        QTest::newRow("no steps") << 200 << 6 << 5 << 4 << 0 << true << 1 << 0.3 << 100;
-        QTest::newRow("one step") << 200 << 6 << 5 << 4 << 1 << true << 1 << 0.3 << 100;
-        QTest::newRow("medium, 10 classes, 2 threads") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.3 << 120;
-        QTest::newRow("medium, dense often") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.02 << 60;
-        QTest::newRow("medium, never dense, 2 threads") << 3000 << 16 << 10 << 10 << 20 << true << 2 << 1.0 << 60;
-        QTest::newRow("medium, item order, 2 threads") << 3000 << 16 << 10 << 10 << 20 << false << 2 << 1.0 << 60;
+        for (const SimdLevel level : kSimdLevels) {
+            QTest::newRow(levelRowName(level, "small, 3 classes"))
+                << level << 200 << 8 << 5 << 3 << 20 << true << 1 << 0.3 << 300;
+            QTest::newRow(levelRowName(level, "small, item order, 7 steps"))
+                << level << 200 << 8 << 5 << 5 << 7 << false << 1 << 0.3 << 300;
+            QTest::newRow(levelRowName(level, "12 classes (16 lanes)"))
+                << level << 800 << 12 << 8 << 12 << 20 << true << 1 << 0.3 << 150;
+            QTest::newRow(levelRowName(level, "20 classes (plain loops)"))
+                << level << 800 << 12 << 8 << 20 << 10 << true << 1 << 0.3 << 150;
+            QTest::newRow(levelRowName(level, "one class"))
+                << level << 300 << 6 << 5 << 1 << 20 << true << 1 << 0.3 << 150;
+            QTest::newRow(levelRowName(level, "no steps"))
+                << level << 200 << 6 << 5 << 4 << 0 << true << 1 << 0.3 << 100;
+            QTest::newRow(levelRowName(level, "one step"))
+                << level << 200 << 6 << 5 << 4 << 1 << true << 1 << 0.3 << 100;
+            QTest::newRow(levelRowName(level, "medium, 10 classes, 2 threads"))
+                << level << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.3 << 120;
+            QTest::newRow(levelRowName(level, "medium, dense often"))
+                << level << 3000 << 16 << 10 << 10 << 20 << true << 2 << 0.02 << 60;
+            QTest::newRow(levelRowName(level, "medium, never dense, 2 threads"))
+                << level << 3000 << 16 << 10 << 10 << 20 << true << 2 << 1.0 << 60;
+            QTest::newRow(levelRowName(level, "medium, item order, 2 threads"))
+                << level << 3000 << 16 << 10 << 10 << 20 << false << 2 << 1.0 << 60;
+        }
     }
     void randomSessionsMatchFromScratch()
     {
+        QFETCH(SimdLevel, level);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
         QFETCH(int, n);
         QFETCH(int, dims);
         QFETCH(int, k);
@@ -284,7 +305,9 @@ private slots:
         options.steps = steps;
         options.threads = threads;
         options.fullRecomputeFraction = denseFraction;
+        options.simd = level;
         IncrementalPropagation ip = makeIncremental(s, seeds, classes, options);
+        QCOMPARE(ip.simdLevel(), level);
         IncrementalAudit audit = IncrementalAudit::create(ip, 1);
         PropagationResult snapshot = ip.result();
         VERIFY_NO_PROBLEM(compareAudit(audit, ip));
@@ -336,6 +359,61 @@ private slots:
         QVERIFY(modes[int(IncrementalStats::Mode::Local)] + modes[int(IncrementalStats::Mode::Dense)] > operations / 2);
         if (denseFraction < 0.1)
             QVERIFY(modes[int(IncrementalStats::Mode::Dense)] > 0);
+    }
+
+    // The kernels use no FMA and sum lanes in one fixed order, so a session gives exactly the
+    // baseline's trajectory, result and audit at every level.
+    void simdLevelsGiveIdenticalSessions_data()
+    {
+        QTest::addColumn<SimdLevel>("level");
+        QTest::addColumn<int>("classes");
+        for (const SimdLevel level : kSimdLevels) {
+            if (level == SimdLevel::Baseline)
+                continue;
+            QTest::newRow(levelRowName(level, "5 classes (8 lanes)")) << level << 5;
+            QTest::newRow(levelRowName(level, "12 classes (16 lanes)")) << level << 12;
+            QTest::newRow(levelRowName(level, "20 classes (plain loops)")) << level << 20;
+        }
+    }
+    void simdLevelsGiveIdenticalSessions()
+    {
+        QFETCH(SimdLevel, level);
+        QFETCH(int, classes);
+        if (!cpuRuns(level))
+            QSKIP("this CPU cannot run this SIMD level");
+        std::vector<int32_t> truth;
+        const auto s = testGraph(1500, std::max(classes, 4), 12, 8, true, uint64_t(classes), truth);
+        std::mt19937_64 rng(uint64_t(classes) * 11);
+        std::vector<int32_t> seeds(size_t(s->n), -1);
+        for (int64_t i = 0; i < s->n; i += 25)
+            seeds[size_t(i)] = truth[size_t(i)] % classes;
+        IncrementalOptions options;
+        options.threads = 2;
+        options.simd = level;
+        IncrementalOptions baselineOptions = options;
+        baselineOptions.simd = SimdLevel::Baseline;
+        IncrementalPropagation ip = makeIncremental(s, seeds, classes, options);
+        IncrementalPropagation reference = makeIncremental(s, seeds, classes, baselineOptions);
+        IncrementalAudit audit = IncrementalAudit::create(ip, 1);
+        IncrementalAudit referenceAudit = IncrementalAudit::create(reference, 1);
+        for (int op = 0; op < 80; ++op) {
+            std::vector<SeedChange> changes;
+            for (int a = 0, count = op % 10 == 9 ? 40 : 1; a < count; ++a) {
+                const auto item = int32_t(rng() % uint64_t(s->n));
+                changes.push_back({item, rng() % 3 == 0 ? -1 : int32_t(rng() % uint64_t(classes))});
+            }
+            const auto update = ip.apply(changes);
+            const auto referenceUpdate = reference.apply(changes);
+            QVERIFY(update && referenceUpdate);
+            QCOMPARE(update->changedRows, referenceUpdate->changedRows);
+            QCOMPARE(update->stats.rowsWritten, referenceUpdate->stats.rowsWritten);
+            QVERIFY2(ip.result().scores == reference.result().scores, qPrintable(QString("operation %1").arg(op)));
+            audit.update(ip, *update);
+            referenceAudit.update(reference, *referenceUpdate);
+            QVERIFY(std::equal(audit.vote().begin(), audit.vote().end(), referenceAudit.vote().begin()));
+            QCOMPARE(audit.report().issueScore, referenceAudit.report().issueScore);
+            QCOMPARE(audit.report().flagged, referenceAudit.report().flagged);
+        }
     }
 
     // The same item labelled and unlabelled 1000 times: no drift, and the last state matches.

@@ -1,11 +1,12 @@
 #pragma once
-// The SIMD levels the hot kernels (propagation steps, the kNN tile scans) are compiled for, and
-// which one runs. Every kernel is compiled once per level (GCC target attributes: AVX-512F, AVX2,
-// and the x86-64 baseline, SSE2) so a portable build still runs the wide code, and each call
-// picks one: the level its options name, else the process level, which is LABELPROP_SIMD when that
-// is set (avx512, avx2 or baseline; read once, at first use) and the best level of this CPU
-// otherwise. Forcing a level lets one machine time and test the code another CPU would run.
-// The kernels use no FMA, so every level computes bit-identical results.
+// The SIMD levels the hot kernels (propagation steps, the incremental propagation's row updates
+// and votes, the kNN tile scans) are compiled for, and which one runs. Every kernel is compiled
+// once per level (GCC target attributes: AVX-512F, AVX2, and the x86-64 baseline, SSE2) so a
+// portable build still runs the wide code, and each call picks one: the level its options name,
+// else the process level, which is LABELPROP_SIMD when that is set (avx512, avx2 or baseline;
+// read once, at first use) and the best level of this CPU otherwise. Forcing a level lets one
+// machine time and test the code another CPU would run. The kernels use no FMA and sum lanes in
+// one fixed order, so every level computes bit-identical results.
 //
 // Thread-safety: every function may be called from any thread.
 

@@ -1,6 +1,7 @@
 #include "core/engine/IncrementalPropagation.h"
 
 #include "core/base/Parallel.h"
+#include "core/engine/SimdVector.h"
 
 #include <atomic>
 #include <bit>
@@ -120,65 +121,42 @@ inline bool updateClampedRow(const StepKernel& k, int64_t p, int32_t seed)
     return true;
 }
 
-// Vector types as in LabelPropagation.cpp: a neighbour's row is one unaligned vector load that
-// reads past the row's c floats into the next rows (or the padding); those lanes are masked.
-typedef float Lanes4 __attribute__((vector_size(4 * sizeof(float))));
-typedef float Lanes8 __attribute__((vector_size(8 * sizeof(float))));
-typedef float Lanes16 __attribute__((vector_size(16 * sizeof(float))));
+// Rows as in LabelPropagation.cpp, at the level's register width W (see SimdVector.h): a
+// neighbour's row is L = 8 or 16 lanes loaded at once, reading past the row's c floats into the
+// next rows (or the padding); those lanes are masked.
 
-// Sum of the lanes, halving the vector each time (a chain of 2 + log2(lanes) additions).
-__attribute__((always_inline)) inline float laneSum(const Lanes4& v)
+// 16 ones, then 16 zeros: the L floats from kOnesThenZeros + 16 - c are c ones, then zeros.
+constexpr float kOnesThenZeros[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+// mask = 1 in the first c lanes (c <= L <= 16), 0 after.
+template <int W, int L>
+[[gnu::always_inline]] inline void firstLanes(simd::Lanes<W, L>& mask, int c)
 {
-    return (v[0] + v[1]) + (v[2] + v[3]);
-}
-template <class Half, class V>
-__attribute__((always_inline)) inline void foldHalves(const V& v, Half& sum)
-{
-    Half high;
-    std::memcpy(&sum, &v, sizeof(Half));
-    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(Half), sizeof(Half));
-    sum += high;
-}
-__attribute__((always_inline)) inline float laneSum(const Lanes8& v)
-{
-    Lanes4 half;
-    foldHalves(v, half);
-    return laneSum(half);
-}
-__attribute__((always_inline)) inline float laneSum(const Lanes16& v)
-{
-    Lanes8 half;
-    foldHalves(v, half);
-    return laneSum(half);
+    simd::load(mask, kOnesThenZeros + 16 - c);
 }
 
 // sum = (S X)_p for rows of c floats at stride c in `x` (with slack after it), lanes past c zeroed.
 // Two accumulators (even and odd neighbours): the chain of dependent multiply-adds, not the
 // loads, bounds this loop; the order of the sum moves it by float rounding only (~1e-7 relative,
 // far below the tolerance).
-template <class V>
-__attribute__((always_inline)) inline void gatherRow(const CsrView& m, int64_t p, const float* x, int c, V& sum)
+template <int W, int L>
+[[gnu::always_inline]] inline void gatherRow(const CsrView& m, int64_t p, const float* x, int c,
+                                             simd::Lanes<W, L>& sum)
 {
-    constexpr int lanes = int(sizeof(V) / sizeof(float));
-    V even = {}, odd = {};
+    simd::Lanes<W, L> even = {}, odd = {};
     const int64_t begin = m.rowStart[p], end = m.rowStart[p + 1];
     int64_t e = begin;
     for (; e + 1 < end; e += 2) {
-        V a, b;
-        std::memcpy(&a, x + int64_t(m.columns[e]) * c, sizeof(V));
-        std::memcpy(&b, x + int64_t(m.columns[e + 1]) * c, sizeof(V));
-        even += m.weights[e] * a;
-        odd += m.weights[e + 1] * b;
+        simd::addScaled(even, m.weights[e], x + int64_t(m.columns[e]) * c);
+        simd::addScaled(odd, m.weights[e + 1], x + int64_t(m.columns[e + 1]) * c);
     }
-    if (e < end) {
-        V a;
-        std::memcpy(&a, x + int64_t(m.columns[e]) * c, sizeof(V));
-        even += m.weights[e] * a;
-    }
-    V mask;
-    for (int q = 0; q < lanes; ++q)
-        mask[q] = q < c ? 1.0f : 0.0f;
-    sum = (even + odd) * mask;
+    if (e < end)
+        simd::addScaled(even, m.weights[e], x + int64_t(m.columns[e]) * c);
+    simd::Lanes<W, L> mask;
+    firstLanes(mask, c);
+#pragma GCC unroll 4
+    for (int q = 0; q < simd::Lanes<W, L>::kParts; ++q)
+        sum.part[q] = (even.part[q] + odd.part[q]) * mask.part[q];
 }
 
 // The same with plain loops (more than 16 classes): sum[0, c) = (S X)_p.
@@ -194,31 +172,32 @@ inline void gatherRowScalar(const CsrView& m, int64_t p, const float* x, int c, 
 }
 
 // Row p of Y(t) = (S Y(t-1))_p, or its clamp; true when it was rewritten.
-template <class V>
-__attribute__((always_inline)) inline bool updateRow(const StepKernel& k, int64_t p, float*)
+template <int W, int L>
+[[gnu::always_inline]] inline bool updateRow(const StepKernel& k, int64_t p, float*)
 {
     if (const int32_t seed = k.seedAt[p]; seed >= 0)
         return updateClampedRow(k, p, seed);
-    constexpr int lanes = int(sizeof(V) / sizeof(float));
     const int c = k.classes;
-    V mask;
-    for (int q = 0; q < lanes; ++q)
-        mask[q] = q < c ? 1.0f : 0.0f;
-    V acc;
+    simd::Lanes<W, L> acc;
     gatherRow(k.graph, p, k.previous, c, acc);
     float* out = k.current + p * c;
-    if (k.overwrite) {
-        std::memcpy(out, &acc, sizeof(float) * size_t(c));
-        return true;
+    float row[L];
+    simd::store(row, acc);
+    if (!k.overwrite) {
+        simd::Lanes<W, L> mask, stored, excess;
+        firstLanes(mask, c);
+        simd::load(stored, out);
+        // movedEnough() on the lane sums: sum(|d|) > tol sum(acc), as one tree-shaped sum.
+#pragma GCC unroll 4
+        for (int q = 0; q < simd::Lanes<W, L>::kParts; ++q) {
+            simd::Float<W> d = acc.part[q] - stored.part[q] * mask.part[q];
+            d = d < 0.0f ? -d : d;
+            excess.part[q] = d - k.tolerance * acc.part[q];
+        }
+        if (!(simd::laneSum(excess) > 0.0f))
+            return false;
     }
-    V stored;
-    std::memcpy(&stored, out, sizeof(V));
-    V d = acc - stored * mask;
-    d = d < 0.0f ? -d : d;
-    // movedEnough() on the lane sums: sum(|d|) > tol sum(acc), as one tree-shaped sum.
-    if (!(laneSum(d - k.tolerance * acc) > 0.0f))
-        return false;
-    std::memcpy(out, &acc, sizeof(float) * size_t(c));
+    std::memcpy(out, row, sizeof(float) * size_t(c));
     return true;
 }
 
@@ -302,22 +281,39 @@ __attribute__((always_inline)) inline void runWords(const StepKernel& k, int64_t
     }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void runWords8(const StepKernel& k, int64_t w0,
-                                                                            int64_t w1, WorkerOut& out, float* scratch)
+// The step kernel at register width W: 8 lanes for up to 8 classes, 16 for up to 16, plain loops
+// beyond.
+template <int W>
+[[gnu::always_inline]] inline void runWordsAt(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
+                                              float* scratch)
 {
-    runWords<updateRow<Lanes8>>(k, w0, w1, out, scratch);
+    if (k.classes <= 8)
+        runWords<updateRow<(W < 8 ? W : 8), 8>>(k, w0, w1, out, scratch);
+    else if (k.classes <= 16)
+        runWords<updateRow<W, 16>>(k, w0, w1, out, scratch);
+    else
+        runWords<updateRowAny>(k, w0, w1, out, scratch);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void runWords16(const StepKernel& k, int64_t w0,
-                                                                             int64_t w1, WorkerOut& out, float* scratch)
+__attribute__((target("avx512f"))) void runWordsAvx512(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
+                                                       float* scratch)
 {
-    runWords<updateRow<Lanes16>>(k, w0, w1, out, scratch);
+    runWordsAt<16>(k, w0, w1, out, scratch);
 }
 
-void runWordsAny(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out, float* scratch)
+__attribute__((target("avx2"))) void runWordsAvx2(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out,
+                                                  float* scratch)
 {
-    runWords<updateRowAny>(k, w0, w1, out, scratch);
+    runWordsAt<8>(k, w0, w1, out, scratch);
 }
+
+void runWordsBaseline(const StepKernel& k, int64_t w0, int64_t w1, WorkerOut& out, float* scratch)
+{
+    runWordsAt<4>(k, w0, w1, out, scratch);
+}
+
+constexpr SimdKernel<void (*)(const StepKernel&, int64_t, int64_t, WorkerOut&, float*)> kRunWords{
+    runWordsBaseline, runWordsAvx2, runWordsAvx512};
 
 // The neighbour vote of LabelQuality.h for a list of rows: (S P)_p divided by its float sum.
 struct VoteKernel {
@@ -343,13 +339,13 @@ inline bool storeVote(const VoteKernel& k, int64_t p, float* row)
     return true;
 }
 
-template <class V>
-__attribute__((always_inline)) inline bool updateVote(const VoteKernel& k, int64_t p, float*)
+template <int W, int L>
+[[gnu::always_inline]] inline bool updateVote(const VoteKernel& k, int64_t p, float*)
 {
-    V acc;
+    simd::Lanes<W, L> acc;
     gatherRow(k.graph, p, k.probabilities, k.classes, acc);
-    float row[sizeof(V) / sizeof(float)];
-    std::memcpy(row, &acc, sizeof(V));
+    float row[L];
+    simd::store(row, acc);
     return storeVote(k, p, row);
 }
 
@@ -369,27 +365,39 @@ __attribute__((always_inline)) inline void voteRows(const VoteKernel& k, const i
             changed.push_back(k.itemAt ? k.itemAt[positions[a]] : positions[a]);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void voteRows8(const VoteKernel& k,
-                                                                            const int32_t* positions, int64_t count,
-                                                                            std::vector<int32_t>& changed,
-                                                                            float* scratch)
+// The vote kernel at register width W, as runWordsAt().
+template <int W>
+[[gnu::always_inline]] inline void voteRowsAt(const VoteKernel& k, const int32_t* positions, int64_t count,
+                                              std::vector<int32_t>& changed, float* scratch)
 {
-    voteRows<updateVote<Lanes8>>(k, positions, count, changed, scratch);
+    if (k.classes <= 8)
+        voteRows<updateVote<(W < 8 ? W : 8), 8>>(k, positions, count, changed, scratch);
+    else if (k.classes <= 16)
+        voteRows<updateVote<W, 16>>(k, positions, count, changed, scratch);
+    else
+        voteRows<updateVoteAny>(k, positions, count, changed, scratch);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void voteRows16(const VoteKernel& k,
-                                                                             const int32_t* positions, int64_t count,
-                                                                             std::vector<int32_t>& changed,
-                                                                             float* scratch)
+__attribute__((target("avx512f"))) void voteRowsAvx512(const VoteKernel& k, const int32_t* positions, int64_t count,
+                                                       std::vector<int32_t>& changed, float* scratch)
 {
-    voteRows<updateVote<Lanes16>>(k, positions, count, changed, scratch);
+    voteRowsAt<16>(k, positions, count, changed, scratch);
 }
 
-void voteRowsAny(const VoteKernel& k, const int32_t* positions, int64_t count, std::vector<int32_t>& changed,
-                 float* scratch)
+__attribute__((target("avx2"))) void voteRowsAvx2(const VoteKernel& k, const int32_t* positions, int64_t count,
+                                                  std::vector<int32_t>& changed, float* scratch)
 {
-    voteRows<updateVoteAny>(k, positions, count, changed, scratch);
+    voteRowsAt<8>(k, positions, count, changed, scratch);
 }
+
+void voteRowsBaseline(const VoteKernel& k, const int32_t* positions, int64_t count, std::vector<int32_t>& changed,
+                      float* scratch)
+{
+    voteRowsAt<4>(k, positions, count, changed, scratch);
+}
+
+constexpr SimdKernel<void (*)(const VoteKernel&, const int32_t*, int64_t, std::vector<int32_t>&, float*)> kVoteRows{
+    voteRowsBaseline, voteRowsAvx2, voteRowsAvx512};
 
 std::vector<float> identityRows(int classes)
 {
@@ -435,6 +443,9 @@ Expected<IncrementalPropagation> IncrementalPropagation::create(std::shared_ptr<
                     + std::to_string(options.fullRecomputeFraction) + ")");
     if (classes < 1)
         return fail("incremental propagation: at least one class is needed");
+    const auto level = resolveSimdLevel(options.simd);
+    if (!level)
+        return fail("incremental propagation: " + level.error().message);
 
     const SparseGraph& s = *graph;
     const int64_t n = s.n;
@@ -442,6 +453,7 @@ Expected<IncrementalPropagation> IncrementalPropagation::create(std::shared_ptr<
     ip.m_classes = classes;
     ip.m_steps = options.steps;
     ip.m_options = options;
+    ip.m_level = *level;
     // errorBound() = e_T / (1 - e_T) = kToleranceShare x maxProbabilityError, e_T = (1 + tol)^T - 1.
     const double bound = kToleranceShare * options.maxProbabilityError;
     ip.m_tolerance =
@@ -453,6 +465,7 @@ Expected<IncrementalPropagation> IncrementalPropagation::create(std::shared_ptr<
     full.iterations = options.steps;
     full.clamp.kind = ClampMode::Kind::Hard;
     full.threads = options.threads;
+    full.simd = *level;
     full.onStep = [&](int step, std::span<const float> y) {
         for (int64_t p = 0; p < n; ++p)
             std::copy_n(y.data() + itemAt(s, p) * classes, classes, ip.row(step, p));
@@ -574,12 +587,7 @@ IncrementalPropagation::StepTotals IncrementalPropagation::runStep(int step, boo
         for (int64_t w = w0; w < w1; ++w)
             for (int64_t chunk; (chunk = nextChunk.fetch_add(1)) < chunks;) {
                 const int64_t a = lo + (hi - lo) * chunk / chunks, b = lo + (hi - lo) * (chunk + 1) / chunks;
-                if (m_classes <= 8)
-                    runWords8(k, a, b, out[size_t(w)], scratch.data());
-                else if (m_classes <= 16)
-                    runWords16(k, a, b, out[size_t(w)], scratch.data());
-                else
-                    runWordsAny(k, a, b, out[size_t(w)], scratch.data());
+                kRunWords[m_level](k, a, b, out[size_t(w)], scratch.data());
             }
     });
     // This step's bitmaps were cleared as read (when dense, clearCandidates() emptied them first).
@@ -831,6 +839,7 @@ IncrementalAudit IncrementalAudit::create(const IncrementalPropagation& propagat
     IncrementalAudit a;
     a.m_classes = c;
     a.m_threads = threads;
+    a.m_level = propagation.simdLevel();
     a.m_vote = neighbourVote(propagation.graph(), result, threads);
     a.m_given.assign(propagation.seeds().begin(), propagation.seeds().end());
     a.m_judged.assign(size_t(n), 0);
@@ -874,13 +883,7 @@ void IncrementalAudit::computeVotes(const SparseGraph& s, std::span<const int32_
     // Rows of neighbourVote(), gathered from m_layoutProbabilities in the graph's layout.
     const VoteKernel k{viewOf(layoutMatrix(s)), m_layoutProbabilities.data(), m_vote.data(),
                        s.hasLocalLayout() ? s.localOrder.data() : nullptr, m_classes};
-    const auto count = int64_t(positions.size());
-    if (m_classes <= 8)
-        voteRows8(k, positions.data(), count, changedItems, m_row.data());
-    else if (m_classes <= 16)
-        voteRows16(k, positions.data(), count, changedItems, m_row.data());
-    else
-        voteRowsAny(k, positions.data(), count, changedItems, m_row.data());
+    kVoteRows[m_level](k, positions.data(), int64_t(positions.size()), changedItems, m_row.data());
 }
 
 void IncrementalAudit::copyProbabilities(const IncrementalPropagation& propagation, std::span<const int32_t> items)

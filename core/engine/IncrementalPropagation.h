@@ -52,6 +52,7 @@
 // the caller's own snapshot with copyRowsTo(). apply() uses up to `threads` threads inside.
 
 #include "core/base/Error.h"
+#include "core/base/SimdLevel.h"
 #include "core/engine/AffinityGraph.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
@@ -59,6 +60,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -76,6 +78,7 @@ struct IncrementalOptions {
     double maxProbabilityError = 1e-4;   // bound on |p - p(from scratch)| per probability, in (0, 0.5)
     double fullRecomputeFraction = 0.5;  // a step recomputing more than this fraction of rows goes dense
     int threads = 0;                     // for dense and large steps; 0: all hardware threads
+    std::optional<SimdLevel> simd;       // kernel level; unset: the process level (see SimdLevel.h)
 };
 
 struct IncrementalStats {
@@ -148,6 +151,7 @@ public:
     [[nodiscard]] std::span<const int32_t> seeds() const { return m_seeds; } // n, item order
     [[nodiscard]] int classes() const { return m_classes; }
     [[nodiscard]] int steps() const { return m_steps; }
+    [[nodiscard]] SimdLevel simdLevel() const { return m_level; } // the kernels' level (IncrementalAudit's too)
     [[nodiscard]] const SparseGraph& graph() const { return *m_graph; }
     [[nodiscard]] const std::shared_ptr<const SparseGraph>& sharedGraph() const { return m_graph; }
     // The relative row tolerance tol of (*) and the probability bound it implies.
@@ -201,6 +205,7 @@ private:
     int m_classes = 0;
     int m_steps = 0;
     IncrementalOptions m_options;
+    SimdLevel m_level = SimdLevel::Baseline;
     double m_tolerance = 0.0;
     int64_t m_blockStride = 0;          // floats per stored step: n x c plus padding for vector loads
     std::vector<float> m_trajectory;    // Y(0..T), each n x c in layout order, step t at t x m_blockStride
@@ -279,6 +284,7 @@ private:
 
     int m_classes = 0;
     int m_threads = 0;
+    SimdLevel m_level = SimdLevel::Baseline;         // the propagation's
     std::vector<float> m_vote;                       // n x c, item order
     std::vector<float> m_layoutProbabilities;        // n x c (+ padding): the result's probabilities in layout order
     std::vector<uint64_t> m_voteBits;                // n bits, layout order: rows whose vote to recompute

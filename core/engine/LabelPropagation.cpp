@@ -32,8 +32,6 @@ struct RowProduct {
 template <int W, int Chunk, int Stride>
 [[gnu::always_inline]] inline void multiplyRowChunks(const RowProduct& m, int64_t r0, int64_t r1)
 {
-    static_assert(Chunk % W == 0);
-    constexpr int kParts = Chunk / W;
     const int64_t* __restrict rowStart = m.rowStart;
     const int32_t* __restrict columns = m.columns;
     const float* __restrict weights = m.weights;
@@ -42,20 +40,10 @@ template <int W, int Chunk, int Stride>
     const int64_t stride = Stride ? Stride : m.stride;
     for (int64_t i = r0; i < r1; ++i) {
         for (int64_t chunk = 0; chunk < stride; chunk += Chunk) {
-            simd::Float<W> acc[kParts] = {};
-            for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p) {
-                const float w = weights[p];
-                const float* neighbour = x + int64_t(columns[p]) * stride + chunk;
-#pragma GCC unroll 4
-                for (int q = 0; q < kParts; ++q) {
-                    simd::Float<W> v;
-                    simd::load<W>(v, neighbour + q * W);
-                    acc[q] += w * v;
-                }
-            }
-#pragma GCC unroll 4
-            for (int q = 0; q < kParts; ++q)
-                simd::store<W>(y + i * stride + chunk + q * W, acc[q]);
+            simd::Lanes<W, Chunk> acc = {};
+            for (int64_t p = rowStart[i]; p < rowStart[i + 1]; ++p)
+                simd::addScaled(acc, weights[p], x + int64_t(columns[p]) * stride + chunk);
+            simd::store(y + i * stride + chunk, acc);
         }
     }
 }

@@ -53,6 +53,74 @@ template <int W>
     std::memcpy(p, &v, sizeof(v));
 }
 
+// L consecutive floats (a label row, or a chunk of one) as L / W vectors of W floats: one zmm, two
+// ymm or four xmm for L = 16. GCC keeps such an aggregate in registers once the loops over its
+// parts are unrolled, which the functions below do.
+template <int W, int L>
+struct Lanes {
+    static_assert(L % W == 0);
+    static constexpr int kParts = L / W;
+    Float<W> part[kParts];
+};
+
+// v = the L floats at `p` (any alignment).
+template <int W, int L>
+[[gnu::always_inline]] inline void load(Lanes<W, L>& v, const float* p)
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < Lanes<W, L>::kParts; ++q)
+        load<W>(v.part[q], p + q * W);
+}
+
+// The L floats at `p` = v.
+template <int W, int L>
+[[gnu::always_inline]] inline void store(float* p, const Lanes<W, L>& v)
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < Lanes<W, L>::kParts; ++q)
+        store<W>(p + q * W, v.part[q]);
+}
+
+// acc += w x the L floats at `p`.
+template <int W, int L>
+[[gnu::always_inline]] inline void addScaled(Lanes<W, L>& acc, float w, const float* p)
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < Lanes<W, L>::kParts; ++q) {
+        Float<W> v;
+        load<W>(v, p + q * W);
+        acc.part[q] += w * v;
+    }
+}
+
+// The sum of the L lanes, in the same order at every W (so every level rounds alike): lane i
+// plus lane i + L/2 down to 4 lanes, then (v0 + v1) + (v2 + v3).
+template <int W, int L>
+[[gnu::always_inline]] inline float laneSum(const Lanes<W, L>& v)
+{
+    if constexpr (Lanes<W, L>::kParts > 1) {
+        constexpr int kHalf = Lanes<W, L>::kParts / 2;
+        Lanes<W, L / 2> half;
+#pragma GCC unroll 4
+        for (int q = 0; q < kHalf; ++q)
+            half.part[q] = v.part[q] + v.part[q + kHalf];
+        return laneSum(half);
+    } else if constexpr (W == 16) {
+        Lanes<8, 8> half;
+        half.part[0] = __builtin_shufflevector(v.part[0], v.part[0], 0, 1, 2, 3, 4, 5, 6, 7)
+                       + __builtin_shufflevector(v.part[0], v.part[0], 8, 9, 10, 11, 12, 13, 14, 15);
+        return laneSum(half);
+    } else if constexpr (W == 8) {
+        Lanes<4, 4> half;
+        half.part[0] = __builtin_shufflevector(v.part[0], v.part[0], 0, 1, 2, 3)
+                       + __builtin_shufflevector(v.part[0], v.part[0], 4, 5, 6, 7);
+        return laneSum(half);
+    } else {
+        static_assert(W == 4);
+        return (v.part[0][0] + v.part[0][1]) + (v.part[0][2] + v.part[0][3]);
+    }
+}
+
 // True when any lane of a comparison result (0 or -1 per lane) is set: OR the halves together
 // down to 4 lanes, then the lanes.
 template <int W>
