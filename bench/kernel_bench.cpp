@@ -427,7 +427,7 @@ int run(const BenchOptions& options)
 
     std::printf("\nexact kNN k = %d and %d propagation steps (hard clamp, c = %d, nnz(S) = %lld; a run: the mean of %d "
                 "calls); median [min-max] of %d runs; differences against the baseline; others: the most cores other processes used during a "
-                "kept run (runs above %.1f are taken again)\n",
+                "kept run (runs above %.2f are taken again)\n",
                 options.k, options.steps, data->classCount, (long long)reference->affinity.nnz(), kPropagationsPerRun,
                 options.runs, kDisturbed);
     std::printf("%-9s %-26s %-26s %-16s %-18s %s\n", "level", "kNN (s)", "propagation (ms)", "kNN mismatches",
