@@ -6,9 +6,10 @@
 //   - scroll: a page down to the end of its paint, over --scrolls pages;
 //   - stall: the longest gap between ticks of a 5 ms timer on the GUI thread while a project is
 //     created and opened (import, encoding, graph search, first propagation), with --create-from;
+//   - undo: Ctrl+Z to the store's answer and to the propagation updated, over --undos undos;
 //   - peak RSS of the process.
 // Usage: labelprop-app-bench --project P.labelprop [--create-from SOURCE [--classes FILE]]
-//                            [--clicks 300] [--scrolls 200] [--size 1366x768] [--seed 1]
+//                            [--clicks 300] [--scrolls 200] [--undos 20] [--size 1366x768] [--seed 1]
 
 #include "ui/AppSettings.h"
 #include "ui/MainWindow.h"
@@ -183,8 +184,10 @@ int main(int argc, char** argv)
                                      QStringLiteral("200"));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size."), QStringLiteral("WxH"),
                                   QStringLiteral("1366x768"));
+    const QCommandLineOption undos(QStringLiteral("undos"), QStringLiteral("Undos to time (after the clicks)."),
+                                   QStringLiteral("N"), QStringLiteral("20"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Random seed."), QStringLiteral("N"), QStringLiteral("1"));
-    parser.addOptions({project, createFrom, classes, clicks, scrolls, size, seed});
+    parser.addOptions({project, createFrom, classes, clicks, scrolls, undos, size, seed});
     parser.process(app);
     if (!parser.isSet(project)) {
         std::fprintf(stderr, "labelprop-app-bench: --project is required\n");
@@ -325,6 +328,30 @@ int main(int argc, char** argv)
     print("  of which the engine update", stats(engine), "ms");
     print("  rows whose tile values changed", stats(changedRows), "rows");
     std::printf("  clicks whose update changed no visible tile (timed to the update's arrival): %d\n", unpainted);
+
+    // Undo: Ctrl+Z to the store's answer (the labels it changed are back in the window) and to the
+    // engine's update of them, over --undos undos of the clicks above.
+    std::vector<double> undoStore, undoShown;
+    for (int k = 0; k < parser.value(undos).toInt() && k < int(latency.size()); ++k) {
+        const auto before = w.session().shownVersion();
+        double answered = -1;
+        const auto connection = QObject::connect(&w.session(), &ProjectSession::undoStateChanged,
+                                                 [&] { answered = double(clock.nsecsElapsed()) / 1e6; });
+        const double t0 = double(clock.nsecsElapsed()) / 1e6;
+        QTest::keyClick(grid, Qt::Key_Z, Qt::ControlModifier);
+        const bool ok = runUntil(paints, &w.session(), &ProjectSession::propagationChanged,
+                                 [&] { return answered >= 0 && w.session().shownVersion() > before && w.session().engineIdle(); },
+                                 kTimeoutMs);
+        QObject::disconnect(connection);
+        if (!ok) {
+            std::fprintf(stderr, "labelprop-app-bench: undo %d was never shown\n", k);
+            return 1;
+        }
+        undoStore.push_back(answered - t0);
+        undoShown.push_back(double(clock.nsecsElapsed()) / 1e6 - t0);
+    }
+    print("undo: key to the store's answer", stats(undoStore), "ms");
+    print("undo: key to the propagation updated", stats(undoShown), "ms");
 
     // Scrolling: page by page, each page's paint timed.
     std::vector<double> frames;
