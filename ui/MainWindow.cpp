@@ -214,6 +214,7 @@ void MainWindow::buildActions()
     make(file, QStringLiteral("quit"), tr("&Quit"), {QKeySequence::Quit}, &QWidget::close);
 
     auto* edit = menuBar()->addMenu(tr("&Label"));
+    m_labelMenu = edit;
     make(edit, QStringLiteral("undo"), tr("&Undo"), {QKeySequence::Undo}, [this] { m_session.undo(); });
     make(edit, QStringLiteral("redo"), tr("&Redo"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo},
          [this] { m_session.redo(); });
@@ -260,7 +261,7 @@ QAction* MainWindow::action(const QString& name) const
 
 void MainWindow::rebuildClassActions()
 {
-    auto* menu = menuBar()->actions().at(1)->menu();
+    auto* menu = m_labelMenu;
     for (auto* a : m_classActions) {
         removeAction(a);
         menu->removeAction(a);

@@ -19,6 +19,7 @@
 #include <vector>
 
 class QAction;
+class QMenu;
 class QLabel;
 class QStackedWidget;
 class QDockWidget;
@@ -88,6 +89,7 @@ private:
     QLabel* m_banner = nullptr;
     ShortcutSheet* m_sheet = nullptr;
     PreviewPanel* m_preview = nullptr;
+    QMenu* m_labelMenu = nullptr;         // the class actions are added to it
     std::vector<QAction*> m_classActions;
     QString m_lastError;
     QString m_pendingProject; // being created, then opened

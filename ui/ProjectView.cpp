@@ -187,7 +187,7 @@ void ProjectView::queryFromBar()
     emit stateChanged();
 }
 
-void ProjectView::setQuery(const ItemQuery& q)
+void ProjectView::showQueryInBar(const ItemQuery& q)
 {
     m_updatingBar = true;
     m_sort->setCurrentIndex(std::max(0, m_sort->findData(int(q.sort))));
@@ -197,6 +197,11 @@ void ProjectView::setQuery(const ItemQuery& q)
     m_maxConfidence->setValue(q.maxConfidence);
     m_search->setText(QString::fromStdString(q.search));
     m_updatingBar = false;
+}
+
+void ProjectView::setQuery(const ItemQuery& q)
+{
+    showQueryInBar(q);
     queryFromBar();
 }
 
@@ -210,9 +215,8 @@ void ProjectView::start(const ViewState& state)
         m_grid->setGridSize(m_delegate->cellSize(m_grid->fontMetrics()));
     }
     classesChanged();
-    m_updatingBar = true;
-    setQuery(state.query); // sets the bar; the order below replaces the one it asked for
-    m_updatingBar = false;
+    showQueryInBar(state.query);
+    m_query = state.query;
     computeOrder(state.currentItem, state.selectedItems, state.topItem);
     if (m_query.sort == ItemSort::SuggestionRank)
         m_session->requestSuggestions();

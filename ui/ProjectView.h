@@ -76,6 +76,7 @@ signals:
 private:
     void buildBar();
     void queryFromBar();
+    void showQueryInBar(const ItemQuery& query); // the bar's widgets only; no new order
     void computeOrder(int keepItem, std::vector<std::int32_t> keepSelection, int topItem);
     void updateVisible();
     void restoreSelection(int current, const std::vector<std::int32_t>& selected, int topItem);

@@ -1,22 +1,23 @@
 #include "core/project/ItemView.h"
 
+#include "core/base/NameTable.h"
+
 #include <algorithm>
-#include <array>
 #include <numeric>
 
 namespace labelprop {
 
 namespace {
 
-constexpr std::array<std::pair<ItemSort, std::string_view>, 6> kSorts{{
+constexpr std::pair<ItemSort, std::string_view> kSorts[] = {
     {ItemSort::ConfidenceAscending, "confidence-ascending"},
     {ItemSort::ConfidenceDescending, "confidence-descending"},
     {ItemSort::IssueScore, "issue-score"},
     {ItemSort::SuggestionRank, "suggestion-rank"},
     {ItemSort::Class, "class"},
     {ItemSort::Path, "path"},
-}};
-constexpr std::array<std::pair<ItemFilter, std::string_view>, 7> kFilters{{
+};
+constexpr std::pair<ItemFilter, std::string_view> kFilters[] = {
     {ItemFilter::All, "all"},
     {ItemFilter::Unlabeled, "unlabeled"},
     {ItemFilter::LabeledByPerson, "labeled-by-person"},
@@ -24,25 +25,7 @@ constexpr std::array<std::pair<ItemFilter, std::string_view>, 7> kFilters{{
     {ItemFilter::Propagated, "propagated"},
     {ItemFilter::Flagged, "flagged"},
     {ItemFilter::Reviewed, "reviewed"},
-}};
-
-template <class E, std::size_t N>
-std::string_view nameOf(const std::array<std::pair<E, std::string_view>, N>& table, E value)
-{
-    for (const auto& [v, name] : table)
-        if (v == value)
-            return name;
-    return {};
-}
-
-template <class E, std::size_t N>
-std::optional<E> parseName(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view name)
-{
-    for (const auto& [v, n] : table)
-        if (n == name)
-            return v;
-    return std::nullopt;
-}
+};
 
 char foldAscii(char c)
 {
@@ -90,19 +73,19 @@ bool passesFilter(const ItemColumns& items, std::size_t i, ItemFilter filter)
 
 std::string_view itemSortName(ItemSort sort)
 {
-    return nameOf(kSorts, sort);
+    return nameIn(kSorts, sort);
 }
 std::optional<ItemSort> parseItemSort(std::string_view name)
 {
-    return parseName(kSorts, name);
+    return valueIn(kSorts, name);
 }
 std::string_view itemFilterName(ItemFilter filter)
 {
-    return nameOf(kFilters, filter);
+    return nameIn(kFilters, filter);
 }
 std::optional<ItemFilter> parseItemFilter(std::string_view name)
 {
-    return parseName(kFilters, name);
+    return valueIn(kFilters, name);
 }
 
 std::vector<std::int32_t> orderItems(const ItemColumns& items, const ItemQuery& query)

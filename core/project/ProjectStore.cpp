@@ -1,5 +1,7 @@
 #include "core/project/ProjectStore.h"
 
+#include "core/base/NameTable.h"
+
 #include "core/project/ProjectLock.h"
 #include "core/project/ProjectSchema.h"
 #include "core/project/ProjectStoreDetail.h"
@@ -26,24 +28,6 @@ constexpr std::pair<ItemStatus, std::string_view> kItemStatusNames[] = {
     {ItemStatus::Changed, "changed"}, {ItemStatus::Unreadable, "unreadable"}};
 constexpr std::pair<ReviewDecision, std::string_view> kReviewDecisionNames[] = {
     {ReviewDecision::Kept, "kept"}, {ReviewDecision::Relabeled, "relabeled"}, {ReviewDecision::Skipped, "skipped"}};
-
-template <class E, std::size_t N>
-std::string_view nameIn(const std::pair<E, std::string_view> (&table)[N], E value)
-{
-    for (const auto& [v, name] : table)
-        if (v == value)
-            return name;
-    return "unknown";
-}
-
-template <class E, std::size_t N>
-std::optional<E> valueIn(const std::pair<E, std::string_view> (&table)[N], std::string_view name)
-{
-    for (const auto& [v, n] : table)
-        if (n == name)
-            return v;
-    return std::nullopt;
-}
 
 } // namespace
 
