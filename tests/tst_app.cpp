@@ -262,6 +262,12 @@ private slots:
         QCOMPARE(again->projectView()->model().rowCount(), 4);
         QCOMPARE(currentItem(*again), current);
         QCOMPARE(again->projectView()->selectedItems(), std::vector<std::int32_t>{current});
+        // Close Project frees the file: the same window opens it again.
+        again->action(QStringLiteral("close"))->trigger();
+        QVERIFY(!again->session().isOpen());
+        again->openProject(f.project);
+        QVERIFY(waitOpened(*again));
+        QCOMPARE(currentItem(*again), current);
         // Undo survives the restart: the Delete is undone.
         QCOMPARE(again->session().undoDepth(), 3);
         pressOnGrid(*again, Qt::Key_Z, Qt::ControlModifier);

@@ -330,6 +330,9 @@ void MainWindow::showStartPage()
 {
     if (m_session.isOpen())
         AppSettings::saveViewState(m_session.projectPath(), m_view->state());
+    m_cache.setSource(nullptr);
+    m_view->model().setOrder({});
+    m_session.close(); // the project file is free for others (and for opening it again)
     m_start->setRecentProjects(AppSettings::recentProjects());
     m_stack->setCurrentWidget(m_start);
     m_paletteDock->hide();
@@ -507,10 +510,9 @@ void MainWindow::showPreview()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    if (m_session.isOpen()) {
+    if (m_session.isOpen())
         AppSettings::saveViewState(m_session.projectPath(), m_view->state());
-        m_session.saveLivePropagation();
-    }
+    m_session.close(); // commits queued are made and the live propagation saved
     event->accept();
 }
 

@@ -83,6 +83,7 @@ ProjectSession::ProjectSession(QObject* parent)
 
 ProjectSession::~ProjectSession()
 {
+    close();
     m_cancel->store(true);
     m_enginePool.waitForDone();
     m_storePool.waitForDone();
@@ -90,6 +91,7 @@ ProjectSession::~ProjectSession()
 
 void ProjectSession::open(const QString& projectPath)
 {
+    close(); // one project at a time; its lock goes before the next one is opened
     m_path = projectPath;
     m_open = false;
     m_cancel = std::make_shared<std::atomic<bool>>(false);
@@ -322,7 +324,10 @@ void ProjectSession::applyChanges(std::vector<LabelChange> changes, LabelSource 
         }
         return answer;
     };
-    runThen(m_storePool, this, std::move(task), [this](StoreAnswer answer) { storeAnswered(answer); });
+    runThen(m_storePool, this, std::move(task), [this, gen = m_generation](StoreAnswer answer) {
+        if (gen == m_generation)
+            storeAnswered(answer);
+    });
 }
 
 void ProjectSession::storeAnswered(const StoreAnswer& answer)
@@ -358,7 +363,9 @@ void ProjectSession::dispatchEngine()
             return Expected<LiveUpdate>(fail(std::string("propagation failed: ") + e.what()));
         }
     };
-    runThen(m_enginePool, this, std::move(task), [this](Expected<LiveUpdate> update) {
+    runThen(m_enginePool, this, std::move(task), [this, gen = m_generation](Expected<LiveUpdate> update) {
+        if (gen != m_generation)
+            return; // the project was closed meanwhile
         m_engineBusy = false;
         if (!update) {
             emit message(text(update.error().message));
@@ -475,7 +482,66 @@ void ProjectSession::runStoreStep(std::function<Expected<std::optional<ActionInf
         }
         return a;
     };
-    runThen(m_storePool, this, std::move(task), [this](StoreAnswer a) { storeAnswered(a); });
+    runThen(m_storePool, this, std::move(task), [this, gen = m_generation](StoreAnswer a) {
+        if (gen == m_generation)
+            storeAnswered(a);
+    });
+}
+
+namespace {
+
+// Records `stored` as the project's latest propagation when its labels are the saved ones (a
+// later save catches up otherwise): false when it did not. On the store worker.
+Expected<bool> saveSnapshot(ProjectStore& store, const LabelMirror& mirror, const StoredPropagation& stored,
+                            const std::vector<std::int32_t>& itemOfRow)
+{
+    try {
+        if (stored.scores.empty())
+            return false; // nothing propagated yet
+        for (std::size_t r = 0; r < itemOfRow.size(); ++r)
+            if (mirror[std::size_t(itemOfRow[r])].classId != stored.given[r])
+                return false;
+        auto version = store.labelVersion();
+        if (!version)
+            return std::unexpected(version.error());
+        StoredPropagation copy = stored;
+        copy.labelVersion = *version;
+        if (auto ok = store.savePropagation(copy); !ok)
+            return std::unexpected(ok.error());
+        return true;
+    } catch (const std::exception& e) {
+        return fail(store.path() + ": " + e.what());
+    }
+}
+
+} // namespace
+
+void ProjectSession::close()
+{
+    if (!m_store && !m_live)
+        return;
+    ++m_generation; // answers still on their way are for the closed project: dropped
+    m_cancel->store(true);
+    m_open = false;
+    // Every commit queued is made, the engine's last update applied, and the live propagation saved
+    // once more, before the store (and its lock) go: reopening the project finds it all.
+    m_enginePool.waitForDone();
+    m_storePool.waitForDone();
+    if (m_live && m_store && m_mirror) {
+        auto written = saveSnapshot(*m_store, *m_mirror, storedPropagation(m_live->run(), m_live->current()), m_itemOfRow);
+        if (!written)
+            emit storeError(text(written.error().message));
+    }
+    m_live.reset();
+    m_store.reset();
+    m_mirror.reset();
+    m_images.reset();
+    m_hashes.reset();
+    m_pending.clear();
+    m_engineBusy = false;
+    m_items = ItemColumns{};
+    m_classes.clear();
+    m_itemOfRow.clear();
 }
 
 void ProjectSession::saveLivePropagation()
@@ -487,27 +553,15 @@ void ProjectSession::saveLivePropagation()
     auto snapshot = [live = m_live] {
         return std::make_shared<const StoredPropagation>(storedPropagation(live->run(), live->current()));
     };
-    runThen(m_enginePool, this, std::move(snapshot), [this](std::shared_ptr<const StoredPropagation> stored) {
-        auto task = [store = m_store, mirror = m_mirror, stored, itemOfRow = m_itemOfRow]() -> Expected<bool> {
-            try {
-                if (stored->scores.empty())
-                    return false; // nothing propagated yet
-                for (std::size_t r = 0; r < itemOfRow.size(); ++r)
-                    if ((*mirror)[std::size_t(itemOfRow[r])].classId != stored->given[r])
-                        return false;
-                auto version = store->labelVersion();
-                if (!version)
-                    return std::unexpected(version.error());
-                StoredPropagation copy = *stored;
-                copy.labelVersion = *version;
-                if (auto ok = store->savePropagation(copy); !ok)
-                    return std::unexpected(ok.error());
-                return true;
-            } catch (const std::exception& e) {
-                return fail(store->path() + ": " + e.what());
-            }
+    runThen(m_enginePool, this, std::move(snapshot), [this, gen = m_generation](std::shared_ptr<const StoredPropagation> stored) {
+        if (gen != m_generation)
+            return;
+        auto task = [store = m_store, mirror = m_mirror, stored, itemOfRow = m_itemOfRow] {
+            return saveSnapshot(*store, *mirror, *stored, itemOfRow);
         };
-        runThen(m_storePool, this, std::move(task), [this](Expected<bool> written) {
+        runThen(m_storePool, this, std::move(task), [this, gen](Expected<bool> written) {
+            if (gen != m_generation)
+                return;
             if (!written)
                 emit storeError(text(written.error().message));
             else
@@ -527,7 +581,9 @@ void ProjectSession::exportLabels(const QString& file, const ExportOptions& opti
             return fail(out + ": " + e.what());
         }
     };
-    runThen(m_storePool, this, std::move(task), [this, file](Expected<ExportReport> report) {
+    runThen(m_storePool, this, std::move(task), [this, file, gen = m_generation](Expected<ExportReport> report) {
+        if (gen != m_generation)
+            return;
         if (!report)
             emit storeError(text(report.error().message));
         else
@@ -546,7 +602,9 @@ void ProjectSession::requestSuggestions(int budget)
             return fail(std::string("suggestions failed: ") + e.what());
         }
     };
-    runThen(m_enginePool, this, std::move(task), [this](Expected<Selection> picked) {
+    runThen(m_enginePool, this, std::move(task), [this, gen = m_generation](Expected<Selection> picked) {
+        if (gen != m_generation)
+            return;
         if (!picked) {
             emit message(text(picked.error().message));
             return;

@@ -48,6 +48,10 @@ public:
     void open(const QString& projectPath);
     // Cancels an open in progress (encoding, graph search); failed() follows.
     void cancelOpen();
+    // Closes the project: waits for the commits queued and the engine's update in flight, saves the
+    // live propagation, and lets the store (and its lock) go. Blocks for that long (milliseconds at
+    // 70k; at 1M the save writes the 1M-row result). Answers still on their way are dropped.
+    void close();
     [[nodiscard]] bool isOpen() const { return m_open; }
     [[nodiscard]] const QString& projectPath() const { return m_path; }
 
@@ -167,6 +171,7 @@ private:
     double m_lastEngineSeconds = 0.0;
     std::size_t m_lastChangedRows = 0;
     std::uint64_t m_openRequest = 0;
+    std::uint64_t m_generation = 0; // bumped by close(): continuations of an older project return
 
     QThreadPool m_storePool;  // one thread: store commits in order
     QThreadPool m_enginePool; // one thread: the live propagation
