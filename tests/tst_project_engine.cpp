@@ -132,7 +132,7 @@ private slots:
         QVERIFY(store);
         const auto first = loadOrDie(**store);
         QVERIFY(!first.graphFromCache);
-        QCOMPARE(graphFiles(project).size(), std::size_t(1));
+        QCOMPARE(graphFiles(project).size(), std::size_t(2)); // the kNN graph and S
         const auto second = loadOrDie(**store);
         QVERIFY(second.graphFromCache);
         QCOMPARE(second.graph->knn.neighbours, first.graph->knn.neighbours);
@@ -147,6 +147,39 @@ private slots:
         QCOMPARE(stored.itemIds, second.embeddings.itemIds);
         QCOMPARE(stored.classes.size(), std::size_t(3));
         QCOMPARE(stored.given, second.seeds);
+    }
+
+    // S is kept beside the kNN graph, per temperature; read back it is the same matrix, and a damaged
+    // file is reported and built again.
+    void affinityIsCachedPerTemperature()
+    {
+        QTemporaryDir tmp;
+        const auto project = makeProject(tmp);
+        auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        const auto built = loadOrDie(**store);
+        const auto again = loadOrDie(**store);
+        const auto& a = built.graph->affinity;
+        const auto& b = again.graph->affinity;
+        QCOMPARE(b.rowStart, a.rowStart);
+        QCOMPARE(b.columns, a.columns);
+        QCOMPARE(b.weights, a.weights);
+        QCOMPARE(b.localOrder, a.localOrder);
+        QCOMPARE(b.localPosition, a.localPosition);
+        QCOMPARE(b.local.columns, a.local.columns);
+        QCOMPARE(b.local.weights, a.local.weights);
+        QCOMPARE(again.graph->temperature, built.graph->temperature);
+        QCOMPARE(propagateProject(again)->result.probabilities, propagateProject(built)->result.probabilities);
+        fs::path aff;
+        for (const auto& f : graphFiles(project))
+            if (f.extension() == ".aff")
+                aff = f;
+        QVERIFY(!aff.empty());
+        fs::resize_file(aff, fs::file_size(aff) - 3);
+        const auto rebuilt = loadOrDie(**store);
+        QVERIFY(!rebuilt.warnings.empty());
+        QVERIFY2(rebuilt.warnings.back().find(aff.string()) != std::string::npos, rebuilt.warnings.back().c_str());
+        QCOMPARE(rebuilt.graph->affinity.weights, a.weights);
     }
 
     // Another k is another graph (another file); the temperature is not part of the key.
@@ -168,7 +201,7 @@ private slots:
         QVERIFY(otherK);
         QVERIFY(!otherK->graphFromCache);
         QCOMPARE(otherK->graph->knn.k, 7);
-        QCOMPARE(graphFiles(project).size(), std::size_t(2));
+        QCOMPARE(graphFiles(project).size(), std::size_t(5)); // two kNN graphs; S at three (k, T)
     }
 
     // A damaged cache file is reported, searched again, and rewritten.
@@ -187,7 +220,10 @@ private slots:
         auto store = ProjectStore::open(project, ProjectStore::Access::ReadWrite);
         QVERIFY(store);
         const auto first = loadOrDie(**store);
-        const auto file = graphFiles(project).at(0);
+        fs::path file;
+        for (const auto& f : graphFiles(project))
+            if (f.extension() == ".knn")
+                file = f;
         const auto size = fs::file_size(file);
         if (damage == 0) {
             fs::resize_file(file, size - 7);

@@ -12,10 +12,45 @@ namespace labelprop {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'P', 'K', 'N', 'N', '0', '1', '\n'};
+constexpr char kAffinityMagic[8] = {'L', 'P', 'A', 'F', 'F', '0', '1', '\n'};
 
-std::string graphFile(const std::string& cacheFolder, const std::string& key)
+std::string graphFile(const std::string& cacheFolder, const std::string& key, const char* extension = ".knn")
 {
-    return (std::filesystem::path(cacheFolder) / "graphs" / (hashText(key).hex() + ".knn")).string();
+    return (std::filesystem::path(cacheFolder) / "graphs" / (hashText(key).hex() + extension)).string();
+}
+
+// One CSR matrix of n rows; false on a short read or an inconsistent one (sizes, offsets, columns).
+bool readCsr(std::istream& in, std::int64_t n, CsrMatrix& m)
+{
+    std::int64_t nnz = 0;
+    if (!in.read(reinterpret_cast<char*>(&nnz), 8) || nnz < 0 || nnz > n * 100000)
+        return false;
+    m.rowStart.resize(std::size_t(n + 1));
+    m.columns.resize(std::size_t(nnz));
+    m.weights.resize(std::size_t(nnz));
+    if (!in.read(reinterpret_cast<char*>(m.rowStart.data()), std::streamsize(8 * (n + 1)))
+        || !in.read(reinterpret_cast<char*>(m.columns.data()), std::streamsize(4 * nnz))
+        || !in.read(reinterpret_cast<char*>(m.weights.data()), std::streamsize(4 * nnz)))
+        return false;
+    if (m.rowStart.front() != 0 || m.rowStart.back() != nnz)
+        return false;
+    for (std::int64_t r = 0; r < n; ++r)
+        if (m.rowStart[std::size_t(r + 1)] < m.rowStart[std::size_t(r)])
+            return false;
+    for (const auto c : m.columns)
+        if (c < 0 || c >= n)
+            return false;
+    return true;
+}
+
+Expected<void> writeCsr(AtomicFileWriter& w, const CsrMatrix& m)
+{
+    const auto nnz = std::int64_t(m.columns.size());
+    for (auto [data, size] : {std::pair<const void*, std::size_t>{&nnz, 8}, {m.rowStart.data(), m.rowStart.size() * 8},
+                              {m.columns.data(), m.columns.size() * 4}, {m.weights.data(), m.weights.size() * 4}})
+        if (auto r = w.write(data, size); !r)
+            return r;
+    return {};
 }
 
 template <class T>
@@ -89,6 +124,76 @@ Expected<void> saveCachedGraph(const std::string& cacheFolder, const std::string
                               {graph.similarities.data(), graph.similarities.size() * 4}})
         if (auto r = w.write(data, size); !r)
             return r;
+    return w.commit();
+}
+
+std::string affinityCacheKey(const std::string& graphKey, float temperature)
+{
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &temperature, 4);
+    return graphKey + "|T=" + std::to_string(bits);
+}
+
+std::optional<SparseGraph> loadCachedAffinity(const std::string& cacheFolder, const std::string& key, std::int64_t n,
+                                              std::string* warning)
+{
+    const auto file = graphFile(cacheFolder, key, ".aff");
+    std::ifstream in(file, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    const auto reject = [&](const char* why) -> std::optional<SparseGraph> {
+        if (warning)
+            *warning = file + ": " + why + "; the affinity will be built again";
+        return std::nullopt;
+    };
+    char magic[8];
+    std::uint32_t keyLength = 0;
+    if (!in.read(magic, 8) || std::memcmp(magic, kAffinityMagic, 8) != 0 || !readValue(in, keyLength) || keyLength > (1u << 20))
+        return reject("not an affinity cache file");
+    std::string stored(keyLength, '\0');
+    if (!in.read(stored.data(), keyLength) || stored != key)
+        return reject("made for other embeddings or settings");
+    SparseGraph s;
+    if (!readValue(in, s.n) || s.n != n)
+        return reject("damaged header");
+    if (!readCsr(in, n, s))
+        return reject("damaged or truncated");
+    s.localOrder.resize(std::size_t(n));
+    if (!in.read(reinterpret_cast<char*>(s.localOrder.data()), std::streamsize(4 * n)) || !readCsr(in, n, s.local))
+        return reject("damaged or truncated");
+    s.localPosition.assign(std::size_t(n), -1);
+    for (std::int64_t p = 0; p < n; ++p) {
+        const auto item = s.localOrder[std::size_t(p)];
+        if (item < 0 || item >= n || s.localPosition[std::size_t(item)] >= 0)
+            return reject("its local layout is not a permutation");
+        s.localPosition[std::size_t(item)] = std::int32_t(p);
+    }
+    if (in.peek() != std::char_traits<char>::eof())
+        return reject("longer than it should be");
+    return s;
+}
+
+Expected<void> saveCachedAffinity(const std::string& cacheFolder, const std::string& key, const SparseGraph& s)
+{
+    if (!s.hasLocalLayout())
+        return fail("saveCachedAffinity: the graph has no local layout (built by buildNormalisedAffinity?)");
+    const auto file = graphFile(cacheFolder, key, ".aff");
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+    if (ec)
+        return fail(file + ": cannot create the cache folder (" + ec.message() + "); check the permissions");
+    AtomicFileWriter w(file);
+    const auto keyLength = std::uint32_t(key.size());
+    for (auto [data, size] : {std::pair<const void*, std::size_t>{kAffinityMagic, 8}, {&keyLength, 4},
+                              {key.data(), key.size()}, {&s.n, 8}})
+        if (auto r = w.write(data, size); !r)
+            return r;
+    if (auto r = writeCsr(w, s); !r)
+        return r;
+    if (auto r = w.write(s.localOrder.data(), s.localOrder.size() * 4); !r)
+        return r;
+    if (auto r = writeCsr(w, s.local); !r)
+        return r;
     return w.commit();
 }
 

@@ -163,11 +163,34 @@ Expected<ProjectRun> loadProjectRun(ProjectStore& store, const std::vector<Proje
     }
     if (control.progress)
         control.progress("graph", 0.0);
-    auto stage = buildAffinityStage(std::move(knn), run.engine.graph);
-    if (!stage)
-        return std::unexpected(stage.error());
-    stage->knnSeconds = knnSeconds;
-    run.graph = std::make_shared<const GraphStage>(std::move(*stage));
+    // S at this temperature: from the cache beside the kNN graph, or built and kept there.
+    clock.restart();
+    const float temperature = run.engine.graph.temperature.value_or(automaticTemperature(knn));
+    const auto affinityKey = affinityCacheKey(key, temperature);
+    std::string affinityWarning;
+    auto cachedAffinity = run.graphFromCache
+                              ? loadCachedAffinity(store.cacheFolder(), affinityKey, knn.rows, &affinityWarning)
+                              : std::nullopt;
+    if (!affinityWarning.empty())
+        run.warnings.push_back(affinityWarning);
+    GraphStage stage;
+    if (cachedAffinity) {
+        stage.knn = std::move(knn);
+        stage.affinity = std::move(*cachedAffinity);
+        stage.temperature = temperature;
+        stage.graphSeconds = clock.seconds();
+    } else {
+        GraphSettings fixed = run.engine.graph;
+        fixed.temperature = temperature;
+        auto built = buildAffinityStage(std::move(knn), fixed);
+        if (!built)
+            return std::unexpected(built.error());
+        stage = std::move(*built);
+        if (auto saved = saveCachedAffinity(store.cacheFolder(), affinityKey, stage.affinity); !saved)
+            run.warnings.push_back(saved.error().message);
+    }
+    stage.knnSeconds = knnSeconds;
+    run.graph = std::make_shared<const GraphStage>(std::move(stage));
     return run;
 }
 
