@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 namespace labelprop {
 
@@ -43,20 +44,53 @@ bool readCsr(std::istream& in, std::int64_t n, CsrMatrix& m)
     return true;
 }
 
-Expected<void> writeCsr(AtomicFileWriter& w, const CsrMatrix& m)
+using Chunks = std::initializer_list<std::pair<const void*, std::size_t>>; // (bytes, size) in file order
+
+Expected<void> writeChunks(AtomicFileWriter& w, Chunks chunks)
 {
-    const auto nnz = std::int64_t(m.columns.size());
-    for (auto [data, size] : {std::pair<const void*, std::size_t>{&nnz, 8}, {m.rowStart.data(), m.rowStart.size() * 8},
-                              {m.columns.data(), m.columns.size() * 4}, {m.weights.data(), m.weights.size() * 4}})
+    for (auto [data, size] : chunks)
         if (auto r = w.write(data, size); !r)
             return r;
     return {};
+}
+
+Expected<void> writeCsr(AtomicFileWriter& w, const CsrMatrix& m)
+{
+    const auto nnz = std::int64_t(m.columns.size());
+    return writeChunks(w, {{&nnz, 8}, {m.rowStart.data(), m.rowStart.size() * 8}, {m.columns.data(), m.columns.size() * 4},
+                           {m.weights.data(), m.weights.size() * 4}});
 }
 
 template <class T>
 bool readValue(std::istream& in, T& v)
 {
     return bool(in.read(reinterpret_cast<char*>(&v), sizeof v));
+}
+
+// Both cache files start with an 8-byte magic and their key (uint32 length + bytes). Returns why
+// the file does not fit (nullptr when it does); `keyLength` is the stored key's length.
+const char* checkHeader(std::istream& in, const char (&magic)[8], const std::string& key, const char* notThisKind,
+                        std::uint32_t& keyLength)
+{
+    char stored[8];
+    keyLength = 0;
+    if (!in.read(stored, 8) || std::memcmp(stored, magic, 8) != 0 || !readValue(in, keyLength) || keyLength > (1u << 20))
+        return notThisKind;
+    std::string storedKey(keyLength, '\0');
+    if (!in.read(storedKey.data(), keyLength) || storedKey != key)
+        return "made for other embeddings or settings";
+    return nullptr;
+}
+
+// Creates the folder of `file` and writes the header; the caller writes the rest and commits.
+Expected<void> startFile(AtomicFileWriter& w, const std::string& file, const char (&magic)[8], const std::string& key)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+    if (ec)
+        return fail(file + ": cannot create the cache folder (" + ec.message() + "); check the permissions");
+    const auto keyLength = std::uint32_t(key.size());
+    return writeChunks(w, {{magic, 8}, {&keyLength, 4}, {key.data(), key.size()}});
 }
 
 } // namespace
@@ -78,13 +112,9 @@ CachedGraph loadCachedGraph(const std::string& cacheFolder, const std::string& k
         out.graph.reset();
         return out;
     };
-    char magic[8];
     std::uint32_t keyLength = 0;
-    if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 || !readValue(in, keyLength) || keyLength > (1u << 20))
-        return reject("not a kNN graph cache file");
-    std::string stored(keyLength, '\0');
-    if (!in.read(stored.data(), keyLength) || stored != key)
-        return reject("made for other embeddings or settings");
+    if (const char* why = checkHeader(in, kMagic, key, "not a kNN graph cache file", keyLength))
+        return reject(why);
     std::int64_t storedRows = 0;
     std::int32_t k = 0;
     if (!readValue(in, storedRows) || !readValue(in, k) || storedRows != rows || k < 1 || k >= std::max<std::int64_t>(rows, 2))
@@ -112,18 +142,14 @@ CachedGraph loadCachedGraph(const std::string& cacheFolder, const std::string& k
 Expected<void> saveCachedGraph(const std::string& cacheFolder, const std::string& key, const KnnGraph& graph)
 {
     const auto file = graphFile(cacheFolder, key);
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
-    if (ec)
-        return fail(file + ": cannot create the cache folder (" + ec.message() + "); check the permissions");
     AtomicFileWriter w(file);
-    const auto keyLength = std::uint32_t(key.size());
+    if (auto r = startFile(w, file, kMagic, key); !r)
+        return r;
     const auto k = std::int32_t(graph.k);
-    for (auto [data, size] : {std::pair<const void*, std::size_t>{kMagic, 8}, {&keyLength, 4}, {key.data(), key.size()},
-                              {&graph.rows, 8}, {&k, 4}, {graph.neighbours.data(), graph.neighbours.size() * 4},
-                              {graph.similarities.data(), graph.similarities.size() * 4}})
-        if (auto r = w.write(data, size); !r)
-            return r;
+    if (auto r = writeChunks(w, {{&graph.rows, 8}, {&k, 4}, {graph.neighbours.data(), graph.neighbours.size() * 4},
+                                 {graph.similarities.data(), graph.similarities.size() * 4}});
+        !r)
+        return r;
     return w.commit();
 }
 
@@ -146,13 +172,9 @@ std::optional<SparseGraph> loadCachedAffinity(const std::string& cacheFolder, co
             *warning = file + ": " + why + "; the affinity will be built again";
         return std::nullopt;
     };
-    char magic[8];
     std::uint32_t keyLength = 0;
-    if (!in.read(magic, 8) || std::memcmp(magic, kAffinityMagic, 8) != 0 || !readValue(in, keyLength) || keyLength > (1u << 20))
-        return reject("not an affinity cache file");
-    std::string stored(keyLength, '\0');
-    if (!in.read(stored.data(), keyLength) || stored != key)
-        return reject("made for other embeddings or settings");
+    if (const char* why = checkHeader(in, kAffinityMagic, key, "not an affinity cache file", keyLength))
+        return reject(why);
     SparseGraph s;
     if (!readValue(in, s.n) || s.n != n)
         return reject("damaged header");
@@ -178,16 +200,11 @@ Expected<void> saveCachedAffinity(const std::string& cacheFolder, const std::str
     if (!s.hasLocalLayout())
         return fail("saveCachedAffinity: the graph has no local layout (built by buildNormalisedAffinity?)");
     const auto file = graphFile(cacheFolder, key, ".aff");
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
-    if (ec)
-        return fail(file + ": cannot create the cache folder (" + ec.message() + "); check the permissions");
     AtomicFileWriter w(file);
-    const auto keyLength = std::uint32_t(key.size());
-    for (auto [data, size] : {std::pair<const void*, std::size_t>{kAffinityMagic, 8}, {&keyLength, 4},
-                              {key.data(), key.size()}, {&s.n, 8}})
-        if (auto r = w.write(data, size); !r)
-            return r;
+    if (auto r = startFile(w, file, kAffinityMagic, key); !r)
+        return r;
+    if (auto r = w.write(&s.n, 8); !r)
+        return r;
     if (auto r = writeCsr(w, s); !r)
         return r;
     if (auto r = w.write(s.localOrder.data(), s.localOrder.size() * 4); !r)

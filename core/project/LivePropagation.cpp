@@ -147,7 +147,6 @@ Expected<LiveUpdate> LivePropagation::apply(std::span<const LabelChange> changes
         rows.push_back(SeedChange{std::int32_t(row), cls});
     }
     const bool classesShrank = classes.size() < m_run.classes.size();
-    const bool firstClasses = m_run.classes.empty() && !classes.empty();
     m_run.classes = classes;
 
     LiveUpdate u;
@@ -165,7 +164,6 @@ Expected<LiveUpdate> LivePropagation::apply(std::span<const LabelChange> changes
         u.full = update->stats.mode == IncrementalStats::Mode::Dense;
     } else {
         // A merge renumbered the classes, the first class arrived, or the clamp is not hard: from scratch.
-        (void)firstClasses;
         if (auto ok = rebuild(); !ok)
             return std::unexpected(ok.error());
         candidates.resize(m_shown.size());
