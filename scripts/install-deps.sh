@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every build, run and test dependency from Debian 12's archive (run as root).
-# Later issues add their own (LibTorch for the ViT encoder).
+# LibTorch is the one large dependency (core/models); the rest are small libraries.
 set -euo pipefail
 packages=(
   # build
@@ -8,6 +8,8 @@ packages=(
   # engine
   libeigen3-dev libopencv-dev nlohmann-json3-dev zlib1g-dev
   libopenblas-pthread-dev libopenblas0-pthread
+  # the ViT encoders: LibTorch (CPU), and PyTorch as the oracle of the parity tests
+  libtorch-dev python3-torch python3-torchvision
   # project store: SQLite file, xxHash content hashes
   libsqlite3-dev libxxhash-dev
   # Qt 6: Core and Test for the suite, Widgets for the desktop app
