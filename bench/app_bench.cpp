@@ -233,8 +233,10 @@ int main(int argc, char** argv)
     w.resize(wh.value(0).toInt(), wh.value(1).toInt());
     w.show();
     w.activateWindow(); // the class keys are window shortcuts: they need the active window
-    QTest::qWaitForWindowExposed(&w);
-    QTest::qWaitForWindowActive(&w);
+    if (!QTest::qWaitForWindowExposed(&w) || !QTest::qWaitForWindowActive(&w)) {
+        std::fprintf(stderr, "labelprop-app-bench: the window was never shown and activated\n");
+        return 1;
+    }
     bool thumbnails = false, opened = false;
     QObject::connect(&w, &MainWindow::visibleThumbnailsReady, [&] { thumbnails = true; });
     QObject::connect(&w, &MainWindow::projectOpened, [&] { opened = true; });
@@ -279,7 +281,7 @@ int main(int argc, char** argv)
     // Clicks.
     std::mt19937 rng(parser.value(seed).toUInt());
     const int classCount = int(w.session().classes().size());
-    std::vector<double> latency, engine, changedRows;
+    std::vector<double> latency, engine, propagation, audit, rowSteps, changedRows;
     int unpainted = 0; // clicks whose update changed no visible tile
     auto* grid = view->grid();
     grid->setFocus();
@@ -321,11 +323,18 @@ int main(int argc, char** argv)
         const bool repainted = paints.lastPaintEnd >= shownAt;
         unpainted += !repainted;
         latency.push_back((repainted ? paints.lastPaintEnd : shownAt) - t0);
-        engine.push_back(w.session().lastEngineSeconds() * 1000.0);
-        changedRows.push_back(double(w.session().lastChangedRows()));
+        const auto& figures = w.session().lastEngineUpdate();
+        engine.push_back(figures.seconds * 1000.0);
+        propagation.push_back(figures.propagationSeconds * 1000.0);
+        audit.push_back(figures.auditSeconds * 1000.0);
+        rowSteps.push_back(double(figures.rowSteps));
+        changedRows.push_back(double(figures.changedRows));
     }
     print("key press to repainted propagation", stats(latency), "ms");
     print("  of which the engine update", stats(engine), "ms");
+    print("    its propagation", stats(propagation), "ms");
+    print("    its audit", stats(audit), "ms");
+    print("  rows recomputed over the steps", stats(rowSteps), "rows");
     print("  rows whose tile values changed", stats(changedRows), "rows");
     std::printf("  clicks whose update changed no visible tile (timed to the update's arrival): %d\n", unpainted);
 

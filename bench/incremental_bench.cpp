@@ -210,13 +210,13 @@ void printBallGrowth(const SparseGraph& s, uint64_t seed)
     std::printf("\n");
 }
 
-void printRow(const char* what, const Figures& micros, const Figures& rows, const Figures& moved, int dense,
-              const Figures& audit)
+void printRow(const char* what, const Figures& micros, const Figures& rows, const Figures& written, const Figures& moved,
+              int dense, const Figures& audit)
 {
-    std::printf("  %-20s median %7.2f ms  p95 %7.2f ms  max %7.2f ms | row-steps computed: median %8.0f | "
+    std::printf("  %-20s median %7.2f ms  p95 %7.2f ms  max %7.2f ms | row-steps computed: median %8.0f, written %8.0f | "
                 "rows moved > 1e-4: median %6.0f | dense %3d | audit: median %6.2f ms p95 %6.2f ms\n",
                 what, micros.at(0.5) / 1000, micros.at(0.95) / 1000, micros.at(1.0) / 1000, rows.at(0.5),
-                moved.at(0.5), dense, audit.at(0.5) / 1000, audit.at(0.95) / 1000);
+                written.at(0.5), moved.at(0.5), dense, audit.at(0.5) / 1000, audit.at(0.95) / 1000);
 }
 
 double maxDifference(const IncrementalPropagation& ip, int threads)
@@ -272,7 +272,7 @@ void run(const Problem& p, const Settings& settings)
         // The app's copy of the shown result, brought up to date from changedRows after each update.
         PropagationResult shown = ip.result();
         const auto session = [&](const char* what, int updates, int size) {
-            Figures micros, rows, moved, auditMicros;
+            Figures micros, rows, written, moved, auditMicros;
             int dense = 0;
             for (int u = 0; u < updates; ++u) {
                 std::vector<SeedChange> changes;
@@ -287,6 +287,7 @@ void run(const Problem& p, const Settings& settings)
                 const AuditUpdate audited = audit.update(ip, update);
                 micros.add(update.stats.microseconds);
                 rows.add(double(update.stats.rowsComputed));
+                written.add(double(update.stats.rowsWritten));
                 auditMicros.add(audited.stats.microseconds);
                 dense += update.stats.mode == IncrementalStats::Mode::Dense;
                 // Rows whose shown probabilities moved by more than 1e-4: what any update exact to
@@ -302,7 +303,7 @@ void run(const Problem& p, const Settings& settings)
                 moved.add(double(count));
                 ip.copyRowsTo(update.changedRows, shown);
             }
-            printRow(what, micros, rows, moved, dense, auditMicros);
+            printRow(what, micros, rows, written, moved, dense, auditMicros);
         };
         session("single clicks", settings.clicks, 1);
         const std::string batch = std::to_string(settings.batchSize) + "-item batches";

@@ -6,6 +6,7 @@
 #include "ui/ItemGridModel.h"
 #include "ui/ResultViewerWindow.h"
 #include "ui/ThumbnailCache.h"
+#include "ui/TileGrid.h"
 #include "ui/ViewGeometry.h"
 
 #include "TestSupport.h"
@@ -19,7 +20,9 @@
 #include <QLabel>
 #include <QListView>
 #include <QScrollBar>
+#include <QPaintEvent>
 #include <QSignalSpy>
+#include <QStringListModel>
 #include <QTest>
 
 #include <opencv2/imgcodecs.hpp>
@@ -126,6 +129,7 @@ private slots:
     void windowLoadsFolder();
     void windowReportsErrors();
     void visibleRangeMatchesViewport();
+    void tileGridRepaintsVisibleChangesOnly();
 };
 
 void TestUi::thumbnailImage()
@@ -497,6 +501,74 @@ void TestUi::visibleRangeMatchesViewport()
     view->verticalScrollBar()->setValue(view->verticalScrollBar()->maximum());
     check();
     QCOMPARE(visibleRowRange(*view).second, 499);
+}
+
+namespace {
+// A list model that can announce a change of any span of its rows.
+class SpanModel final : public QStringListModel {
+public:
+    using QStringListModel::QStringListModel;
+    void announce(int first, int last) { emit dataChanged(index(first), index(last)); }
+};
+
+// Unites the regions of the paint events a widget receives.
+class PaintRecorder final : public QObject {
+public:
+    QRegion painted;
+    int paints = 0;
+
+protected:
+    bool eventFilter(QObject*, QEvent* event) override
+    {
+        if (event->type() == QEvent::Paint) {
+            painted += static_cast<QPaintEvent*>(event)->region();
+            ++paints;
+        }
+        return false;
+    }
+};
+} // namespace
+
+void TestUi::tileGridRepaintsVisibleChangesOnly()
+{
+    // 20,000 cells, a few dozen visible: a change announced over every row repaints the visible
+    // cells (clipped to them, not the 20,000 rects united), and one wholly off screen none.
+    QStringList names;
+    for (int i = 0; i < 20000; ++i)
+        names << QString::number(i);
+    SpanModel model(names);
+    TileGrid grid;
+    grid.setViewMode(QListView::IconMode);
+    grid.setUniformItemSizes(true);
+    grid.setGridSize(QSize(80, 60));
+    grid.setModel(&model);
+    grid.resize(420, 300);
+    grid.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&grid));
+    QApplication::processEvents();
+    const auto [first, last] = visibleRowRange(grid);
+    QVERIFY(first == 0 && last > 10 && last < 200);
+    PaintRecorder recorder;
+    grid.viewport()->installEventFilter(&recorder);
+
+    model.announce(last + 1000, 19999);
+    QApplication::processEvents();
+    QCOMPARE(recorder.paints, 0);
+
+    model.announce(0, 19999);
+    QApplication::processEvents();
+    QVERIFY(recorder.paints > 0);
+    for (int row = first; row <= last; ++row) {
+        const QRect cell = grid.visualRect(model.index(row)).intersected(grid.viewport()->rect());
+        QVERIFY2(recorder.painted.contains(cell), qPrintable(QString("row %1 was not repainted").arg(row)));
+    }
+
+    // A short range goes to QListView as it is.
+    recorder.painted = {};
+    recorder.paints = 0;
+    model.announce(3, 4);
+    QApplication::processEvents();
+    QVERIFY(recorder.painted.contains(grid.visualRect(model.index(3))));
 }
 
 QTEST_MAIN(TestUi)

@@ -379,8 +379,8 @@ void ProjectSession::dispatchEngine()
             }
             m_noiseRate = update->noiseRate;
             m_shownVersion = update->version;
-            m_lastEngineSeconds = update->seconds;
-            m_lastChangedRows = update->rows.size();
+            m_lastEngineUpdate = {update->seconds, update->propagationSeconds, update->auditSeconds, update->rowSteps,
+                                  update->rows.size()};
             emit propagationChanged(changed, update->version);
         }
         dispatchEngine();

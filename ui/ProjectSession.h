@@ -96,8 +96,13 @@ public:
     [[nodiscard]] bool engineIdle() const { return !m_engineBusy && m_pending.empty(); }
     // The last engine update: its time on the engine worker (s), the rows it changed, and whether
     // it ran over every row (benchmarks and the status bar's tooltip).
-    [[nodiscard]] double lastEngineSeconds() const { return m_lastEngineSeconds; }
-    [[nodiscard]] std::size_t lastChangedRows() const { return m_lastChangedRows; }
+    // The last engine update's figures (its rows and values are dropped once applied).
+    struct EngineFigures {
+        double seconds = 0.0, propagationSeconds = 0.0, auditSeconds = 0.0;
+        std::int64_t rowSteps = 0;
+        std::size_t changedRows = 0;
+    };
+    [[nodiscard]] const EngineFigures& lastEngineUpdate() const { return m_lastEngineUpdate; }
     // Ranks what to label next (the project's strategy over the live propagation) on the engine
     // worker and fills items().suggestionRank; suggestionsReady() follows.
     void requestSuggestions(int budget = 500);
@@ -168,8 +173,7 @@ private:
     std::vector<LabelChange> m_pending;        // changes waiting for the engine
     bool m_engineBusy = false;
     std::int64_t m_shownVersion = 0;
-    double m_lastEngineSeconds = 0.0;
-    std::size_t m_lastChangedRows = 0;
+    EngineFigures m_lastEngineUpdate;
     std::uint64_t m_openRequest = 0;
     std::uint64_t m_generation = 0; // bumped by close(): continuations of an older project return
 

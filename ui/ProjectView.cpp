@@ -4,6 +4,7 @@
 #include "ui/Tasks.h"
 #include "ui/ThumbnailCache.h"
 #include "ui/TileDelegate.h"
+#include "ui/TileGrid.h"
 #include "ui/ViewGeometry.h"
 
 #include <QComboBox>
@@ -35,7 +36,7 @@ ProjectView::ProjectView(ProjectSession* session, ThumbnailCache* cache, QWidget
     , m_model(session, cache)
 {
     m_delegate = new TileDelegate(cache->thumbnailSize(), this);
-    m_grid = new QListView(this);
+    m_grid = new TileGrid(this);
     m_grid->setObjectName(QStringLiteral("itemGrid"));
     m_grid->setViewMode(QListView::IconMode);
     m_grid->setMovement(QListView::Static);

@@ -1017,19 +1017,28 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
         out.stats.microseconds = clock.microseconds();
         return out;
     }
-    // Votes of the neighbours of every row whose probabilities changed, in layout order.
+    // Votes of the labelled neighbours of every row whose probabilities changed, and of the items
+    // that just got a label, in layout order. Only labelled rows' votes enter the report; the vote
+    // of an unlabelled row is left as it was until it gets a label (then it is recomputed here),
+    // so with few labels this costs little whatever the propagation changed.
     copyProbabilities(propagation, change.changedRows);
     const CsrMatrix& m = layoutMatrix(s);
+    const auto seeds = propagation.seeds();
     int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0; // words of m_voteBits holding bits
+    const auto markVote = [&](int64_t q) {
+        setBit(m_voteBits.data(), q);
+        lo = std::min<int64_t>(lo, q >> 6);
+        hi = std::max<int64_t>(hi, (q >> 6) + 1);
+    };
     for (int32_t j : change.changedRows) {
         const int64_t p = positionOf(s, j);
-        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e) {
-            const int32_t q = m.columns[size_t(e)];
-            setBit(m_voteBits.data(), q);
-            lo = std::min<int64_t>(lo, q >> 6);
-            hi = std::max<int64_t>(hi, (q >> 6) + 1);
-        }
+        for (int64_t e = m.rowStart[size_t(p)]; e < m.rowStart[size_t(p) + 1]; ++e)
+            if (const int32_t q = m.columns[size_t(e)]; seeds[size_t(itemAt(s, q))] >= 0)
+                markVote(q);
     }
+    for (int32_t i : change.changedSeeds)
+        if (seeds[size_t(i)] >= 0)
+            markVote(positionOf(s, i));
     std::vector<int32_t> listed; // layout positions, ascending
     drainBits(m_voteBits.data(), std::min(lo, hi), hi, listed);
     out.stats.votesComputed = int64_t(listed.size());
@@ -1037,7 +1046,6 @@ AuditUpdate IncrementalAudit::update(const IncrementalPropagation& propagation, 
     computeVotes(s, listed, voted);
     // Items to judge again: labelled ones whose vote changed, and those whose label changed (an
     // unlabelled item's report entries stay 0 / -1 / 0 whatever its vote).
-    const auto seeds = propagation.seeds();
     std::vector<int32_t> again;
     m_listed.clear();
     for (int32_t i : voted)

@@ -242,16 +242,18 @@ struct AuditUpdate {
 // The audit view of the propagation, LabelQuality's
 //   assessGivenLabels(neighbourVote(S, result), classes, seeds),
 // kept up to date after each IncrementalPropagation update. A row's vote changes only when a
-// neighbour's probabilities did, so update() recomputes the votes of the neighbours of the
-// changed rows and judges again the labelled rows among them and the relabelled items.
+// neighbour's probabilities did, and only labelled rows' votes enter the report, so update()
+// recomputes the votes of the labelled neighbours of the changed rows and of the newly labelled
+// items, and judges those and the relabelled items again.
 // The flag threshold tau depends on a global noise-rate estimate (the fixed point of
 // LabelQuality.h over the p(given) of all judged items). It is kept exact, not frozen: p(given)
 // of the judged items is held sorted, so each round of the fixed point is one binary search, and
 // the flags that a new tau flips are the items whose p(given) lies between the old and the new
 // tau. The report therefore equals assessGivenLabels() over vote() at every step (tests check
 // it), ranking included; vote() equals neighbourVote() of the result up to float rounding (the
-// sum runs in another order), and so stays within the propagation's errorBound() of the audit of
-// a from-scratch propagation. Cost: O(changed rows x k x c) for the votes, O(log L) per fixed-point
+// sum runs in another order) on every labelled row, and so stays within the propagation's
+// errorBound() of the audit of a from-scratch propagation. Cost: O(changed rows x k) to find the
+// labelled neighbours, O(those x k x c) for their votes, O(log L) per fixed-point
 // round, and O(L + R log R) to keep the sorted lists when R labelled rows are judged again (L:
 // labelled items).
 // Thread-safety: as IncrementalPropagation (one owner thread).
@@ -265,7 +267,9 @@ public:
     AuditUpdate update(const IncrementalPropagation& propagation, const IncrementalUpdate& change);
 
     [[nodiscard]] const LabelQualityReport& report() const { return m_report; }
-    [[nodiscard]] std::span<const float> vote() const { return m_vote; } // n x c, item order
+    // n x c, item order: neighbourVote() of the result on labelled rows; rows unlabelled since
+    // create() keep an older vote (they are not judged).
+    [[nodiscard]] std::span<const float> vote() const { return m_vote; }
 
 private:
     IncrementalAudit() = default;

@@ -158,6 +158,9 @@ Expected<LiveUpdate> LivePropagation::apply(std::span<const LabelChange> changes
         if (!update)
             return std::unexpected(update.error());
         const auto audit = m_audit->update(*m_incremental, *update);
+        u.propagationSeconds = update->stats.microseconds * 1e-6;
+        u.auditSeconds = audit.stats.microseconds * 1e-6;
+        u.rowSteps = update->stats.rowsComputed;
         std::merge(update->changedRows.begin(), update->changedRows.end(), audit.changedRows.begin(),
                    audit.changedRows.end(), std::back_inserter(candidates));
         candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
@@ -166,6 +169,7 @@ Expected<LiveUpdate> LivePropagation::apply(std::span<const LabelChange> changes
         // A merge renumbered the classes, the first class arrived, or the clamp is not hard: from scratch.
         if (auto ok = rebuild(); !ok)
             return std::unexpected(ok.error());
+        u.propagationSeconds = clock.seconds();
         candidates.resize(m_shown.size());
         for (std::size_t i = 0; i < candidates.size(); ++i)
             candidates[i] = std::int32_t(i);

@@ -40,7 +40,10 @@ struct LiveUpdate {
     std::vector<std::int32_t> rows; // embedding rows whose ShownRow changed (all rows for the first one)
     std::vector<ShownRow> values;   // aligned with rows
     double noiseRate = 0.0;         // estimated share of wrong labels among the labeled rows
-    double seconds = 0.0;           // time the update took
+    double seconds = 0.0;           // time the update took, of which:
+    double propagationSeconds = 0.0; //   the propagation (IncrementalPropagation, or a full run)
+    double auditSeconds = 0.0;       //   the audit view (IncrementalAudit)
+    std::int64_t rowSteps = 0;       // rows recomputed, summed over the propagation's steps
     bool full = false;              // a full propagation ran (not a local update)
 };
 
