@@ -315,9 +315,9 @@ void ProjectSession::applyChanges(std::vector<LabelChange> changes, LabelSource 
                 for (const auto& c : changes)
                     (*mirror)[std::size_t(c.itemId - 1)] = StoredLabel{c.classId, std::uint8_t(source)};
             }
-            if (auto counts = store->counts()) {
-                answer.undoable = counts->undoable;
-                answer.redoable = counts->redoable;
+            if (auto depth = store->undoDepth()) {
+                answer.undoable = depth->undoable;
+                answer.redoable = depth->redoable;
             }
         } catch (const std::exception& e) {
             answer.error = Error{store->path() + ": " + e.what()};
@@ -473,9 +473,9 @@ void ProjectSession::runStoreStep(std::function<Expected<std::optional<ActionInf
             *mirror = std::move(*now);
             if (auto classes = store->classes())
                 a.classes = std::move(*classes);
-            if (auto counts = store->counts()) {
-                a.undoable = counts->undoable;
-                a.redoable = counts->redoable;
+            if (auto depth = store->undoDepth()) {
+                a.undoable = depth->undoable;
+                a.redoable = depth->redoable;
             }
         } catch (const std::exception& e) {
             a.error = Error{store->path() + ": " + e.what()};

@@ -281,7 +281,13 @@ public:
     // Increases with every change to labels, reviews or class names (apply, import, undo, redo,
     // adding, renaming or merging a class); a stored result that saw another value is out of date.
     [[nodiscard]] Expected<std::int64_t> labelVersion() const;
+    // Scans the items and labels (O(items)); undoDepth() alone is O(actions) through an index,
+    // cheap enough to ask after every click.
     [[nodiscard]] Expected<ProjectCounts> counts() const;
+    struct UndoDepth {
+        std::int64_t undoable = 0, redoable = 0; // actions on the undo / redo stacks
+    };
+    [[nodiscard]] Expected<UndoDepth> undoDepth() const;
     // Replays the whole event history (labels, reviews, class edits) and compares it with the
     // current-label, current-review and class tables; also checks that no label is of a class
     // that is gone. An error describes the first mismatch (tests and `project status --check`).

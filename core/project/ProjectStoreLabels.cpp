@@ -305,13 +305,25 @@ Expected<ProjectCounts> ProjectStore::counts() const
         if (d >= 0 && d < 3)
             c.byDecision[std::size_t(d)] += n;
     }));
-    LP_TRY(run("SELECT state, count(*) FROM actions WHERE kind != 1 GROUP BY state", [&](const SqliteStatement& st) {
-        if (st.integer(0) == 0)
-            c.undoable = st.integer(1);
-        else if (st.integer(0) == 1)
-            c.redoable = st.integer(1);
-    }));
+    auto depth = undoDepth();
+    if (!depth)
+        return std::unexpected(depth.error());
+    c.undoable = depth->undoable;
+    c.redoable = depth->redoable;
     return c;
+}
+
+Expected<ProjectStore::UndoDepth> ProjectStore::undoDepth() const
+{
+    UndoDepth d;
+    LP_TRY(m_db->forEachRow("SELECT state, count(*) FROM actions WHERE kind != 1 GROUP BY state", "counting",
+                            [&](const SqliteStatement& st) {
+                                if (st.integer(0) == 0)
+                                    d.undoable = st.integer(1);
+                                else if (st.integer(0) == 1)
+                                    d.redoable = st.integer(1);
+                            }));
+    return d;
 }
 
 } // namespace labelprop
