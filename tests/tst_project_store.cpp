@@ -236,6 +236,21 @@ private slots:
             QCOMPARE((*undone)->description, std::string("b"));
             QCOMPARE(labelsOf(*store).at(1).first, *cat); // back to the earlier label
             QVERIFY(!labelsOf(*store).contains(2));
+            // What the undo changed, read without the other labels: item 1 back to cat, 2 unlabeled.
+            {
+                auto touched = store->labelsOfAction((*undone)->id);
+                QVERIFY(touched);
+                QCOMPARE(touched->size(), std::size_t(2));
+                QCOMPARE((*touched)[0].itemId, std::int64_t(1));
+                QCOMPARE((*touched)[0].classId, *cat);
+                QCOMPARE((*touched)[0].source, LabelSource::Human);
+                QCOMPARE((*touched)[1].itemId, std::int64_t(2));
+                QCOMPARE((*touched)[1].classId, -1);
+                auto depth = store->undoDepth();
+                QVERIFY(depth);
+                QCOMPARE(depth->undoable, std::int64_t(1));
+                QCOMPARE(depth->redoable, std::int64_t(1));
+            }
             QVERIFY(store->verifyDerivedState());
             // The item's provenance keeps the undone event, marked.
             auto events = store->itemHistory(1);

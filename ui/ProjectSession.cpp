@@ -460,17 +460,34 @@ void ProjectSession::runStoreStep(std::function<Expected<std::optional<ActionInf
             }
             const QString what = *action ? text((*action)->description) : QString();
             a.description = what.isEmpty() ? nothingText : doneFormat.arg(what);
-            auto now = readLabels(*store, mirror->size());
-            if (!now) {
-                a.error = now.error();
-                return a;
-            }
-            for (std::size_t i = 0; i < now->size(); ++i)
-                if (!((*now)[i] == (*mirror)[i])) {
-                    a.changes.push_back(LabelChange{std::int64_t(i) + 1, (*now)[i].classId});
-                    a.sources.push_back((*now)[i].source);
+            const auto record = [&](std::int64_t itemId, const StoredLabel& now) {
+                auto& kept = (*mirror)[std::size_t(itemId - 1)];
+                if (now == kept)
+                    return;
+                kept = now;
+                a.changes.push_back(LabelChange{itemId, now.classId});
+                a.sources.push_back(now.source);
+            };
+            if (*action && (*action)->kind != ActionKind::Class) {
+                // A labeling action (undone or redone): only its items can have changed.
+                auto now = store->labelsOfAction((*action)->id);
+                if (!now) {
+                    a.error = now.error();
+                    return a;
                 }
-            *mirror = std::move(*now);
+                for (const auto& l : *now)
+                    if (l.itemId > 0 && std::size_t(l.itemId) <= mirror->size())
+                        record(l.itemId, l.classId >= 0 ? StoredLabel{l.classId, std::uint8_t(l.source)} : StoredLabel{});
+            } else {
+                // A class edit renumbers classes (a merge moves labels): compare every label.
+                auto now = readLabels(*store, mirror->size());
+                if (!now) {
+                    a.error = now.error();
+                    return a;
+                }
+                for (std::size_t i = 0; i < now->size(); ++i)
+                    record(std::int64_t(i) + 1, (*now)[i]);
+            }
             if (auto classes = store->classes())
                 a.classes = std::move(*classes);
             if (auto depth = store->undoDepth()) {

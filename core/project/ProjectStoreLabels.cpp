@@ -243,6 +243,28 @@ Expected<std::vector<CurrentLabel>> ProjectStore::currentLabels() const
     return out;
 }
 
+Expected<std::vector<CurrentLabel>> ProjectStore::labelsOfAction(std::int64_t actionId) const
+{
+    auto classes = ClassTable::load(*m_db);
+    if (!classes)
+        return std::unexpected(classes.error());
+    auto st = m_db->prepare("SELECT e.item_id, c.class_id, c.source FROM "
+                            "(SELECT DISTINCT item_id FROM label_events WHERE action_id = ?1) e "
+                            "LEFT JOIN current_labels c ON c.item_id = e.item_id ORDER BY e.item_id");
+    if (!st)
+        return std::unexpected(st.error());
+    std::vector<CurrentLabel> out;
+    LP_TRY(st->bind(1, actionId).forEachRow("reading the labels of an action", [&](const SqliteStatement& row) {
+        CurrentLabel l{row.integer(0), -1, LabelSource::Human};
+        if (!row.isNull(1)) {
+            l.classId = classes->id(row.integer(1));
+            l.source = LabelSource(row.integer(2));
+        }
+        out.push_back(l);
+    }));
+    return out;
+}
+
 Expected<std::vector<std::pair<std::int64_t, ReviewDecision>>> ProjectStore::currentReviews() const
 {
     std::vector<std::pair<std::int64_t, ReviewDecision>> out;
