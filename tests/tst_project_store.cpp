@@ -1018,6 +1018,21 @@ private slots:
             auto items2 = (*store2)->items();
             for (const auto& [id, l] : labelsOf(**store2))
                 got[(*items2)[std::size_t(id - 1)].path] = (*classes2)[std::size_t(l.first)].name;
+            if (format == "csv") {
+                // Written outside the data's root, the CSV is also a source on its own: its paths
+                // lead from its folder to the same files, with the same labels.
+                auto asSource = openImageSource(out, SourceKind::Csv);
+                QVERIFY2(asSource, asSource ? "" : asSource.error().message.c_str());
+                QCOMPARE((*asSource)->size(), std::size_t(4));
+                std::map<std::string, std::string> fromSource;
+                for (std::size_t i = 0; i < (*asSource)->size(); ++i) {
+                    const auto& it = (*asSource)->item(i);
+                    QVERIFY2(it.path.starts_with("data/"), it.path.c_str());
+                    QCOMPARE(fileBytes(tmp.path().toStdString() + "/" + it.path), fileBytes((f.root / it.path.substr(5)).string()));
+                    fromSource[it.path.substr(5)] = it.label;
+                }
+                QCOMPARE(fromSource, expected);
+            }
         }
         QCOMPARE(got, expected);
     }

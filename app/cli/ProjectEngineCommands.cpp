@@ -291,7 +291,7 @@ int runProjectExport(const std::vector<std::string>& args)
                           "with confidence >= T. Written aside and renamed, so OUT is never half-written. Read-only: "
                           "works while the project is open elsewhere.");
     parser.addPositional("PROJECT", "the project file");
-    parser.addOption("format", "FORMAT", "csv (path,label,source,confidence,flagged), json or imagefolder", "csv");
+    parser.addOption("format", "FORMAT", "csv (path,label,source,confidence,flagged; paths relative to OUT's folder, so OUT works as a --source), json (paths relative to its root) or imagefolder", "csv");
     parser.addOption("include", "LEVEL", "human, fixed or pseudo:THRESHOLD", "fixed");
     parser.addOption("flagged", "POLICY", "items flagged and not reviewed: mark (flagged = 1), drop or keep", "mark");
     parser.addOption("link", "MODE", "imagefolder: copy, hardlink or symlink", "copy");

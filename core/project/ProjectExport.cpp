@@ -339,9 +339,20 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
 
     switch (options.format) {
     case ExportFormat::Csv: {
+        // Paths relative to the CSV's own folder, as a CSV source reads them, so the file can be
+        // fed back in (`project create --source clean.csv`) wherever it was written: written in
+        // the data's root they are the stored root-relative paths.
+        std::error_code ec;
+        const fs::path base = fs::absolute(fs::path(out), ec).parent_path();
+        const auto csvPath = [&](const std::string& stored) {
+            if (info->kind == "idx" || ec)
+                return stored; // 'file#i' names an image inside an IDX file, not a file
+            const fs::path relative = fs::path(itemFilePath(*info, stored)).lexically_relative(base);
+            return relative.empty() ? stored : relative.string();
+        };
         std::string text = "path,label,source,confidence,flagged\n";
         for (const auto& r : rows)
-            text += csvLine({r.path, r.label, r.source, formatConfidence(r.confidence), r.flagged ? "1" : "0"});
+            text += csvLine({csvPath(r.path), r.label, r.source, formatConfidence(r.confidence), r.flagged ? "1" : "0"});
         if (auto w = writeFileAtomically(out, text); !w)
             return std::unexpected(w.error());
         break;

@@ -375,6 +375,18 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
     for (const auto& it : *items)
         idByPath.emplace(it.path, it.id);
     const std::string rootPrefix = (fs::path(info->root) / "").string();
+    // A CSV names files relative to its own folder (our export writes them so); JSON relative to
+    // the root it records. A path that is not an item's as it stands is tried that way.
+    std::error_code ec;
+    const fs::path fileFolder = fs::absolute(fs::path(file), ec).parent_path();
+    const auto resolve = [&](std::string_view path) {
+        auto it = idByPath.find(path);
+        if (it != idByPath.end() || json || ec || fs::path(path).is_absolute())
+            return it;
+        const std::string resolved = (fileFolder / fs::path(path)).lexically_normal().string();
+        return resolved.starts_with(rootPrefix) ? idByPath.find(std::string_view(resolved).substr(rootPrefix.size()))
+                                                : idByPath.end();
+    };
     LabelFileReport report;
     std::vector<LabelChange> changes;
     std::set<std::int64_t> seen;
@@ -384,7 +396,7 @@ Expected<LabelFileReport> importLabelFile(ProjectStore& store, const std::string
         std::string_view path = rawPath;
         if (path.starts_with(rootPrefix))
             path.remove_prefix(rootPrefix.size());
-        const auto it = idByPath.find(path);
+        const auto it = resolve(path);
         if (it == idByPath.end()) {
             ++report.unknownPaths;
             continue;
