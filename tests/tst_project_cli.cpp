@@ -154,9 +154,10 @@ private slots:
         QVERIFY(statusJson(project)["flagged"].toInt() >= 1);
         r = runCli({"project", "export", project, "-o", tmp.path() + "/marked.csv"});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // The CSV sits beside the data folder: its paths lead from there ("pets/...").
         bool marked = false;
         for (const auto& row : readCsv(tmp.path() + "/marked.csv"))
-            marked = marked || (row[0] == QByteArray::fromStdString(paths[20]) && row[4] == "1");
+            marked = marked || (row[0] == QByteArray::fromStdString("pets/" + paths[20]) && row[4] == "1");
         QVERIFY(marked);
         r = runCli({"project", "export", project, "--flagged", "drop", "-o", tmp.path() + "/dropped.csv"});
         QVERIFY(r.out.contains("left out"));
