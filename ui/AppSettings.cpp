@@ -82,4 +82,14 @@ void AppSettings::setAdvanceAfterLabel(bool on)
     QSettings().setValue(QStringLiteral("advanceAfterLabel"), on);
 }
 
+QString AppSettings::newProjectEncoder()
+{
+    return QSettings().value(QStringLiteral("newProjectEncoder"), QStringLiteral("pca:64")).toString();
+}
+
+void AppSettings::setNewProjectEncoder(const QString& spec)
+{
+    QSettings().setValue(QStringLiteral("newProjectEncoder"), spec);
+}
+
 } // namespace labelprop::ui

@@ -20,6 +20,9 @@ public:
     static void saveViewState(const QString& projectPath, const ViewState& state);
     [[nodiscard]] static bool advanceAfterLabel();
     static void setAdvanceAfterLabel(bool on);
+    // The encoder spec new projects get (EncoderDialog); default "pca:64".
+    [[nodiscard]] static QString newProjectEncoder();
+    static void setNewProjectEncoder(const QString& spec);
 
     static constexpr int kMaxRecent = 10;
     static constexpr int kMaxSavedSelection = 10000; // larger selections are not restored

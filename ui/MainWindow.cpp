@@ -3,6 +3,7 @@
 #include "core/project/ProjectCreate.h"
 #include "ui/AppSettings.h"
 #include "ui/ClassPalette.h"
+#include "ui/EncoderDialog.h"
 #include "ui/Overlays.h"
 #include "ui/ProgressPanel.h"
 #include "ui/ProjectView.h"
@@ -34,6 +35,12 @@
 #include <opencv2/core.hpp>
 
 namespace labelprop::ui {
+
+namespace {
+// Whether this build has the LibTorch encoders (vit:, torchscript:); the ui never links LibTorch.
+constexpr bool kTorchAvailable = LABELPROP_WITH_TORCH;
+} // namespace
+
 
 namespace {
 
@@ -100,12 +107,17 @@ MainWindow::MainWindow(QWidget* parent)
         s.isEmpty() ? chooseFolder() : newProject(s);
     });
     connect(m_start, &StartPage::newProjectFromFileRequested, this, &MainWindow::chooseFile);
+    connect(m_start, &StartPage::encoderChangeRequested, this, &MainWindow::chooseNewProjectEncoder);
+    m_start->setNewProjectEncoder(AppSettings::newProjectEncoder());
     connect(m_start, &StartPage::demoRequested, this, &MainWindow::openDemo);
 
     m_progress = new ProgressPanel(this);
     m_counts = new QLabel(this);
     m_counts->setObjectName(QStringLiteral("counts"));
     statusBar()->addWidget(m_counts, 1);
+    m_encoder = new QLabel(this);
+    m_encoder->setObjectName(QStringLiteral("encoderStatus"));
+    statusBar()->addPermanentWidget(m_encoder);
     statusBar()->addPermanentWidget(m_progress);
     connect(m_progress, &ProgressPanel::cancelRequested, this, [this] {
         if (m_createCancel)
@@ -122,6 +134,14 @@ MainWindow::MainWindow(QWidget* parent)
     connect(&m_session, &ProjectSession::opened, this, &MainWindow::sessionOpened);
     connect(&m_session, &ProjectSession::failed, this, [this](const QString& message) {
         m_progress->finish();
+        if (m_encoderFallback && m_encoderFallback->project == m_session.projectPath()) {
+            // The new encoder could not embed the project (or the person cancelled): back to the old one.
+            const auto fallback = *std::exchange(m_encoderFallback, std::nullopt);
+            showStartPage();
+            writeEncoderThenOpen(fallback.project, fallback.spec, tr("Could not go back to the encoder %1").arg(fallback.spec));
+            showError(tr("%1\nThe project keeps its encoder %2.").arg(message, fallback.spec));
+            return;
+        }
         showError(message);
         showStartPage();
     });
@@ -209,6 +229,7 @@ void MainWindow::buildActions()
     make(file, QStringLiteral("demo"), tr("Open the Fashion-MNIST &Demo"), {}, &MainWindow::openDemo);
     file->addSeparator();
     make(file, QStringLiteral("export"), tr("&Export Labels…"), {QKeySequence(Qt::CTRL | Qt::Key_E)}, &MainWindow::exportLabels);
+    make(file, QStringLiteral("encoder"), tr("Change the E&ncoder…"), {}, &MainWindow::chooseEncoder);
     make(file, QStringLiteral("close"), tr("&Close Project"), {QKeySequence::Close}, &MainWindow::showStartPage);
     file->addSeparator();
     make(file, QStringLiteral("quit"), tr("&Quit"), {QKeySequence::Quit}, &QWidget::close);
@@ -337,8 +358,10 @@ void MainWindow::showStartPage()
     m_stack->setCurrentWidget(m_start);
     m_paletteDock->hide();
     for (const auto& name : {QStringLiteral("export"), QStringLiteral("close"), QStringLiteral("accept"),
-                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview")})
+                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview"),
+                             QStringLiteral("encoder")})
         action(name)->setEnabled(false);
+    m_encoder->clear();
 }
 
 void MainWindow::openProject(const QString& path)
@@ -362,8 +385,15 @@ void MainWindow::sessionOpened()
     m_stack->setCurrentWidget(m_view);
     m_paletteDock->show();
     for (const auto& name : {QStringLiteral("export"), QStringLiteral("close"), QStringLiteral("accept"),
-                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview")})
+                             QStringLiteral("remove"), QStringLiteral("refresh"), QStringLiteral("preview"),
+                             QStringLiteral("encoder")})
         action(name)->setEnabled(true);
+    if (m_encoderFallback && m_encoderFallback->project == path)
+        m_encoderFallback.reset(); // the new encoder embedded the project
+    const QString spec = m_session.encoderSpec();
+    const QString shortSpec = spec.section(QLatin1Char(','), 0, 0).section(QLatin1Char('/'), -1);
+    m_encoder->setText(tr("Encoder: %1 (%2)").arg(shortSpec, m_session.encoderPlacement()));
+    m_encoder->setToolTip(spec);
     m_view->start(AppSettings::viewState(path));
     updateCounts();
     updateUndoActions();
@@ -388,6 +418,7 @@ void MainWindow::newProject(const QString& source, const QString& project, const
     ProjectCreateRequest request;
     request.project = localPath(target);
     request.source = localPath(source);
+    request.encoder = AppSettings::newProjectEncoder().toStdString();
     request.holder = "labelprop (the desktop app)";
     for (const auto& name : classNames)
         request.classNames.push_back(name.toStdString());
@@ -421,6 +452,48 @@ void MainWindow::newProject(const QString& source, const QString& project, const
         statusBar()->showMessage(QString::fromStdString(*created), 8000);
         openProject(target);
     });
+}
+
+void MainWindow::chooseEncoder()
+{
+    if (!m_session.isOpen())
+        return;
+    EncoderDialog dialog(m_session.encoderSpec(), kTorchAvailable, this);
+    if (dialog.exec() != QDialog::Accepted || dialog.spec() == m_session.encoderSpec())
+        return;
+    changeEncoder(dialog.spec());
+}
+
+void MainWindow::chooseNewProjectEncoder()
+{
+    EncoderDialog dialog(AppSettings::newProjectEncoder(), kTorchAvailable, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    AppSettings::setNewProjectEncoder(dialog.spec());
+    m_start->setNewProjectEncoder(dialog.spec());
+}
+
+void MainWindow::changeEncoder(const QString& spec)
+{
+    if (!m_session.isOpen())
+        return;
+    const QString path = m_session.projectPath();
+    m_encoderFallback = EncoderFallback{path, m_session.encoderSpec()};
+    showStartPage(); // closes the project: its labels and live propagation are saved first
+    writeEncoderThenOpen(path, spec, tr("The encoder was not changed"));
+}
+
+void MainWindow::writeEncoderThenOpen(const QString& path, const QString& spec, const QString& failurePrefix)
+{
+    m_progress->report(tr("Checking the encoder"), 0.0);
+    runThen(*QThreadPool::globalInstance(), this, [path, spec] { return ProjectSession::writeEncoderSetting(path, spec); },
+            [this, path, failurePrefix](Expected<void> written) {
+                if (!written) {
+                    m_encoderFallback.reset(); // nothing changed: the old encoder stays
+                    showError(failurePrefix + QStringLiteral(": ") + QString::fromStdString(written.error().message));
+                }
+                openProject(path);
+            });
 }
 
 void MainWindow::openDemo()

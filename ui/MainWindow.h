@@ -46,6 +46,10 @@ public:
     void newProject(const QString& source, const QString& project = {}, const QStringList& classNames = {});
     void openDemo();
     void showShortcuts();
+    // Switches the open project to encoder `spec` (an encoder spec, EncoderDialog): closes it, saves
+    // the setting, and opens it again, which embeds the images (progress, time left, Cancel). When
+    // that open fails or is cancelled, the project goes back to its previous encoder.
+    void changeEncoder(const QString& spec);
 
     [[nodiscard]] ProjectSession& session() { return m_session; }
     [[nodiscard]] ProjectView* projectView() const { return m_view; }
@@ -76,6 +80,10 @@ private:
     void chooseFile();
     void chooseProject();
     void showStartPage();
+    void chooseEncoder();
+    void chooseNewProjectEncoder();
+    // Writes `spec` into project `path` off the GUI thread, then opens it.
+    void writeEncoderThenOpen(const QString& path, const QString& spec, const QString& failurePrefix);
 
     ProjectSession m_session;
     ThumbnailCache m_cache;
@@ -86,6 +94,7 @@ private:
     QDockWidget* m_paletteDock = nullptr;
     ProgressPanel* m_progress = nullptr;
     QLabel* m_counts = nullptr;
+    QLabel* m_encoder = nullptr;          // the project's encoder and where it runs
     QLabel* m_banner = nullptr;
     ShortcutSheet* m_sheet = nullptr;
     PreviewPanel* m_preview = nullptr;
@@ -93,6 +102,11 @@ private:
     std::vector<QAction*> m_classActions;
     QString m_lastError;
     QString m_pendingProject; // being created, then opened
+    // The encoder a project had before changeEncoder(): restored when the new one fails to open.
+    struct EncoderFallback {
+        QString project, spec;
+    };
+    std::optional<EncoderFallback> m_encoderFallback;
     std::shared_ptr<std::atomic<bool>> m_createCancel;
     QTimer m_countsTimer;     // coalesces count updates
     QTimer m_stateTimer;      // debounces saving the view state

@@ -1,5 +1,6 @@
 #include "ui/ProjectSession.h"
 
+#include "core/encoders/Encoder.h"
 #include "core/project/ProjectEngine.h"
 #include "core/project/ProjectImageSource.h"
 #include "ui/Tasks.h"
@@ -58,6 +59,7 @@ struct ProjectSession::Opened {
     std::vector<ProjectClass> classes;
     std::vector<std::int32_t> itemOfRow;
     LiveUpdate initial;
+    std::string encoderSpec, encoderPlacement;
     std::int64_t undoable = 0, redoable = 0;
     std::vector<std::string> warnings;
 };
@@ -165,6 +167,9 @@ void ProjectSession::open(const QString& projectPath)
             // takes a while) while the embeddings and the graph load here.
             auto images = std::async(std::launch::async, [info = *info, &items = *items] { return ProjectImageSource::open(info, items); });
 
+            out->encoderSpec = settings->encoder;
+            if (auto encoder = makeEncoder(settings->encoder))
+                out->encoderPlacement = (*encoder)->placement();
             ProjectRunControl control;
             control.cancel = cancel.get();
             control.progress = report;
@@ -202,6 +207,24 @@ void ProjectSession::open(const QString& projectPath)
     });
 }
 
+Expected<void> ProjectSession::writeEncoderSetting(const QString& path, const QString& spec)
+{
+    try {
+        if (auto encoder = makeEncoder(spec.toStdString()); !encoder)
+            return std::unexpected(encoder.error());
+        auto store = ProjectStore::open(localPath(path), ProjectStore::Access::ReadWrite, kHolder);
+        if (!store)
+            return std::unexpected(store.error());
+        auto settings = (*store)->settings();
+        if (!settings)
+            return std::unexpected(settings.error());
+        settings->encoder = spec.toStdString();
+        return (*store)->saveSettings(*settings);
+    } catch (const std::exception& e) {
+        return fail(localPath(path) + ": " + e.what());
+    }
+}
+
 void ProjectSession::cancelOpen()
 {
     m_cancel->store(true);
@@ -224,6 +247,8 @@ void ProjectSession::finishOpen(std::shared_ptr<Opened> o)
     m_classes = std::move(o->classes);
     m_itemOfRow = std::move(o->itemOfRow);
     m_embedded = std::int64_t(m_itemOfRow.size());
+    m_encoderSpec = text(o->encoderSpec);
+    m_encoderPlacement = text(o->encoderPlacement);
     m_undoable = o->undoable;
     m_redoable = o->redoable;
     for (std::size_t k = 0; k < o->initial.rows.size(); ++k)

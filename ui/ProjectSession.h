@@ -66,6 +66,13 @@ public:
     // faster than a thumbnail file loads).
     [[nodiscard]] bool imagesAreFiles() const { return m_imagesAreFiles; }
     [[nodiscard]] std::int64_t embeddedCount() const { return m_embedded; }
+    // The project's encoder spec and where it runs ("cpu fp32", "cuda:0 bf16"; Encoder::placement()).
+    [[nodiscard]] const QString& encoderSpec() const { return m_encoderSpec; }
+    [[nodiscard]] const QString& encoderPlacement() const { return m_encoderPlacement; }
+    // Sets the encoder of the (closed) project file `path`: checks the spec (makeEncoder: options,
+    // the weights file) and saves it in the project's settings. Blocking: run it off the GUI
+    // thread. The next open embeds the images with it (cached per encoder).
+    [[nodiscard]] static Expected<void> writeEncoderSetting(const QString& path, const QString& spec);
     [[nodiscard]] double noiseRate() const { return m_noiseRate; }
     [[nodiscard]] std::int64_t undoDepth() const { return m_undoable; }
     [[nodiscard]] std::int64_t redoDepth() const { return m_redoable; }
@@ -151,6 +158,7 @@ private:
     std::shared_ptr<const std::vector<ContentHash>> m_hashes;
     bool m_imagesAreFiles = false;
     std::int64_t m_embedded = 0;
+    QString m_encoderSpec, m_encoderPlacement;
     double m_noiseRate = 0.0;
     std::int64_t m_undoable = 0, m_redoable = 0;
 

@@ -4,6 +4,7 @@
 #include <QDropEvent>
 #include <QFileInfo>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
 #include <QMimeData>
@@ -45,6 +46,16 @@ StartPage::StartPage(QWidget* parent)
     m_demo = button(tr("Try the &Fashion-MNIST demo"), QStringLiteral("demo"),
                     tr("70,000 small images of clothes in 10 classes, with their labels"));
     start->addWidget(new QLabel(tr("<i>Or drop a folder, a CSV or a project file here.</i>"), this));
+    auto* encoderRow = new QHBoxLayout;
+    m_encoder = new QLabel(this);
+    m_encoder->setObjectName(QStringLiteral("newProjectEncoder"));
+    auto* change = new QPushButton(tr("Change…"), this);
+    change->setObjectName(QStringLiteral("changeEncoder"));
+    change->setToolTip(tr("PCA on pixels, a Vision Transformer checkpoint or a TorchScript module"));
+    encoderRow->addWidget(m_encoder, 1);
+    encoderRow->addWidget(change);
+    start->addLayout(encoderRow);
+    connect(change, &QPushButton::clicked, this, &StartPage::encoderChangeRequested);
     start->addStretch(1);
     connect(folder, &QPushButton::clicked, this, [this] { emit newProjectRequested({}); });
     connect(file, &QPushButton::clicked, this, &StartPage::newProjectFromFileRequested);
@@ -64,6 +75,12 @@ StartPage::StartPage(QWidget* parent)
     columns->addLayout(recent, 0, 1);
     columns->setColumnStretch(1, 1);
     outer->addLayout(columns, 1);
+}
+
+void StartPage::setNewProjectEncoder(const QString& spec)
+{
+    m_encoder->setText(tr("New projects are embedded with <b>%1</b>").arg(spec.toHtmlEscaped()));
+    m_encoder->setToolTip(spec);
 }
 
 void StartPage::setRecentProjects(const QStringList& paths)

@@ -9,6 +9,7 @@
 #include <QStringList>
 #include <QWidget>
 
+class QLabel;
 class QListWidget;
 class QPushButton;
 
@@ -22,12 +23,15 @@ public:
     void setRecentProjects(const QStringList& paths);
     // Whether the demo data set (Debian's dataset-fashion-mnist) is installed.
     void setDemoAvailable(bool available, const QString& why);
+    // The encoder spec new projects get, shown under the buttons with a Change… button.
+    void setNewProjectEncoder(const QString& spec);
 
 signals:
     void openProjectRequested(const QString& path); // empty: ask with a file dialog
     void newProjectRequested(const QString& source); // empty: ask with a file dialog
     void newProjectFromFileRequested();              // a CSV or IDX file, asked with a dialog
     void demoRequested();
+    void encoderChangeRequested();
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -36,6 +40,7 @@ protected:
 private:
     QListWidget* m_recent = nullptr;
     QPushButton* m_demo = nullptr;
+    QLabel* m_encoder = nullptr;
 };
 
 } // namespace labelprop::ui

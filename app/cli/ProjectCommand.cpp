@@ -65,7 +65,7 @@ int runCreate(const std::vector<std::string>& args)
     parser.addPositional("PROJECT", "the new project file, e.g. pets.labelprop");
     parser.addOption("source", "SOURCE", "images: a folder, a .csv file (path,label) or IDX files");
     parser.addOption("kind", "KIND", "auto, folder, imagefolder, csv or idx", "auto");
-    parser.addOption("encoder", "SPEC", "embedding encoder, e.g. pca:64 or pca:64,whiten,rgb", "pca:64");
+    parser.addOption("encoder", "SPEC", "embedding encoder, e.g. pca:64, pca:64,whiten,rgb, vit:dino_vits16.pth or torchscript:model.pt,size=224 (see labelprop-cli embed --help)", "pca:64");
     parser.addOption("classes", "FILE", "class names, one per line; integer labels i become line i (IDX data)");
     parser.addFlag("no-labels", "do not import the labels the source carries");
     parser.addFlag("no-embed", "do not compute embeddings now (the first propagate does)");

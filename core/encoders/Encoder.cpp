@@ -1,6 +1,9 @@
 #include "core/encoders/Encoder.h"
 
 #include "core/encoders/PcaEncoder.h"
+#ifdef LABELPROP_WITH_TORCH
+#include "core/encoders/VitEncoder.h"
+#endif
 
 #include <algorithm>
 
@@ -31,8 +34,20 @@ Expected<std::unique_ptr<Encoder>> makeEncoder(std::string_view spec)
             return std::unexpected(options.error());
         return std::make_unique<PcaEncoder>(*options);
     }
-    return fail("encoder '" + std::string(spec) + "': unknown encoder '" + name
-                + "'; available: pca[:DIMS][,whiten][,rgb][,size=S][,sample=N]");
+#ifdef LABELPROP_WITH_TORCH
+    if (name == "vit")
+        return makeVitEncoder(spec);
+    if (name == "torchscript")
+        return makeTorchScriptEncoder(spec);
+    constexpr const char* kAvailable =
+        "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N], vit:WEIGHTS[,...], torchscript:FILE,size=S[,...]";
+#else
+    if (name == "vit" || name == "torchscript")
+        return fail("encoder '" + std::string(spec) + "': this Labelprop was built without LibTorch "
+                    "(-DLABELPROP_WITH_TORCH=OFF); rebuild with it for vit: and torchscript: encoders");
+    constexpr const char* kAvailable = "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N]";
+#endif
+    return fail("encoder '" + std::string(spec) + "': unknown encoder '" + name + "'; available: " + kAvailable);
 }
 
 } // namespace labelprop

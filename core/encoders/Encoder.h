@@ -49,6 +49,8 @@ public:
     // The canonical spec this encoder was made from, e.g. "pca:64,whiten"; equal ids mean equal
     // embeddings for the same source, so the id can key an embedding cache.
     [[nodiscard]] virtual std::string id() const = 0;
+    // Where it runs, for people: "cpu", "cpu fp32", "cuda:0 bf16".
+    [[nodiscard]] virtual std::string placement() const { return "cpu"; }
     // Encodes every item of `source`. Fails when nothing could be encoded, on cancellation, or
     // when the options do not fit the source (e.g. more PCA dims than pixels).
     [[nodiscard]] virtual Expected<EncodedSet> encode(const ImageSource& source,
@@ -64,7 +66,8 @@ public:
     [[nodiscard]] virtual Expected<std::unique_ptr<Encoder>> withState(std::string_view state) const;
 };
 
-// Makes an encoder from a spec string. Known: "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N][,threads=T]".
+// Makes an encoder from a spec string. Known: "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N][,threads=T]",
+// and in a build with LibTorch "vit:WEIGHTS[,...]" and "torchscript:FILE,size=S[,...]" (VitEncoder.h).
 [[nodiscard]] Expected<std::unique_ptr<Encoder>> makeEncoder(std::string_view spec);
 
 } // namespace labelprop

@@ -1,0 +1,159 @@
+// The LibTorch encoders end to end, as a user runs them: `labelprop-cli embed FOLDER --encoder
+// vit:WEIGHTS` over real image files (colour and gray, alpha, JPEG, WebP, odd sizes, one corrupt)
+// against PyTorch on the same files (tests/data/make_encoder_reference.py decodes and
+// preprocesses them with Python's OpenCV as core/encoders/ModelInput.h says), from a real
+// torch.save(model.state_dict()) file and from safetensors; a TorchScript module; projects that
+// switch encoders; and the errors a user meets.
+
+#include "core/formats/NpyFile.h"
+
+#include "ProjectTestSupport.h"
+#include "TestSupport.h"
+
+#include <QProcess>
+#include <QTest>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+using namespace labelprop;
+using namespace labelprop::test;
+
+namespace {
+
+constexpr double kTolerance = 1e-4; // max |difference| per feature (rows are L2-normalised)
+
+// Rows of `emb` (with item paths from the CLI's items.csv) against the reference rows in the
+// order of paths.txt; QString() when they agree.
+QString compareByPath(const QString& dir, const QString& embedded, const QString& itemsCsv, const QString& reference,
+                      int expectedRows)
+{
+    auto got = readNpyMatrix(embedded.toStdString());
+    auto want = readNpyMatrix(reference.toStdString());
+    if (!got || !want)
+        return "cannot read " + embedded + " or " + reference;
+    if (got->rows() != expectedRows || want->rows() != expectedRows || got->cols() != want->cols())
+        return QString("shapes %1 x %2 and %3 x %4, expected %5 rows")
+            .arg(got->rows()).arg(got->cols()).arg(want->rows()).arg(want->cols()).arg(expectedRows);
+    const QStringList names = QString::fromUtf8(readFile(dir + "/paths.txt")).split('\n', Qt::SkipEmptyParts);
+    std::map<QString, int> referenceRow;
+    for (int r = 0; r < names.size(); ++r)
+        referenceRow[names[r]] = r;
+    const auto rows = readCsv(itemsCsv);
+    if (rows.size() != expectedRows + 1)
+        return QString("items.csv has %1 rows").arg(rows.size());
+    for (int r = 1; r < rows.size(); ++r) {
+        const QString name = QString::fromUtf8(rows[r][1]).section('/', -1);
+        if (!referenceRow.contains(name))
+            return "unexpected item " + name;
+        double worst = 0;
+        for (Eigen::Index c = 0; c < got->cols(); ++c)
+            worst = std::max(worst, double(std::abs((*got)(r - 1, c) - (*want)(referenceRow[name], c))));
+        if (worst > kTolerance)
+            return QString("%1: max |difference| %2 > %3").arg(name).arg(worst).arg(kTolerance);
+    }
+    return {};
+}
+
+} // namespace
+
+class TestVitEncoder : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString path(const char* name) const { return m_dir.filePath(QString::fromUtf8(name)); }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QProcess p;
+        p.start(QStringLiteral(LABELPROP_TEST_PYTHON),
+                {QStringLiteral(LABELPROP_SOURCE_DIR "/tests/data/make_encoder_reference.py"), m_dir.path()});
+        QVERIFY2(p.waitForFinished(300000), "make_encoder_reference.py did not finish within 5 minutes");
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        if (p.exitCode() == 3)
+            QSKIP(qPrintable("no reference (install python3-torch, python3-torchvision, python3-opencv): " + err.trimmed()));
+        QVERIFY2(p.exitCode() == 0, qPrintable("make_encoder_reference.py failed: " + err));
+    }
+
+    void embedMatchesPyTorch_data()
+    {
+        QTest::addColumn<QString>("weights");
+        QTest::newRow("torch.save(state_dict()) .pth") << "vit.pth";
+        QTest::newRow("safetensors") << "vit.safetensors";
+    }
+    void embedMatchesPyTorch()
+    {
+        QFETCH(QString, weights);
+        const QString out = m_dir.filePath("emb-" + weights + ".npy"), items = m_dir.filePath("items-" + weights + ".csv");
+        const auto r = runCli({"embed", path("images"), "--encoder", "vit:" + m_dir.filePath(weights) + ",threads=2",
+                               "-o", out, "--items", items});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // The corrupt file is skipped with its name and the reason; the other six are embedded.
+        QVERIFY2(r.err.contains("g_corrupt.png"), qPrintable(r.err));
+        QVERIFY2(r.out.contains("6 items x 192 dims"), qPrintable(r.out));
+        const QString diff = compareByPath(m_dir.path(), out, items, path("vit_ref.npy"), 6);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
+    void torchScriptMatchesPyTorch()
+    {
+        const QString out = path("emb-cnn.npy"), items = path("items-cnn.csv");
+        const auto r = runCli({"embed", path("images"), "--encoder", "torchscript:" + path("cnn.pt") + ",size=32,crop=1",
+                               "-o", out, "--items", items});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("6 items x 16 dims"), qPrintable(r.out));
+        const QString diff = compareByPath(m_dir.path(), out, items, path("cnn_ref.npy"), 6);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
+    // A project made with PCA, switched to the ViT: the vectors of two encoders never meet in
+    // one graph, each is cached apart, and switching back encodes nothing again.
+    void projectSwitchesEncoders()
+    {
+        const QString project = path("switch.labelprop");
+        auto r = runCli({"project", "create", project, "--source", path("images"), "--encoder", "pca:4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({"project", "label", project, "--item", "0", "--label", "a", "--add-class"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "vit:" + path("vit.pth")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("192 dims") && r.out.contains("(6 encoded"), qPrintable(r.out));
+        r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "pca:4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("4 dims") && r.out.contains("(0 encoded"), qPrintable(r.out));
+        // The same weights under another name: the same encoder (keyed by content), nothing encoded.
+        QVERIFY(QFile::copy(path("vit.pth"), path("renamed.pth")));
+        r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "vit:" + path("renamed.pth")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("192 dims") && r.out.contains("(0 encoded"), qPrintable(r.out));
+    }
+
+    void errorsNameTheFileAndTheFix_data()
+    {
+        QTest::addColumn<QString>("spec");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing file") << "vit:" + path("nope.pth") << "nope.pth";
+        QTest::newRow("not weights") << "vit:" + path("paths.txt") << "paths.txt";
+        QTest::newRow("not a ViT") << "vit:" + path("cnn.pt") << "cnn.pt";
+        QTest::newRow("torchscript without size") << "torchscript:" + path("cnn.pt") << "size=S";
+        QTest::newRow("torchscript not a module") << "torchscript:" + path("vit.pth") + ",size=32" << "TorchScript";
+        QTest::newRow("unknown option") << "vit:" + path("vit.pth") + ",sizes=3" << "unknown option 'sizes'";
+        QTest::newRow("bad size") << "vit:" + path("vit.pth") + ",size=7" << "size=7";
+        QTest::newRow("half on the cpu") << "vit:" + path("vit.pth") + ",device=cpu,dtype=bf16" << "dtype=fp32";
+    }
+    void errorsNameTheFileAndTheFix()
+    {
+        QFETCH(QString, spec);
+        QFETCH(QString, expected);
+        const auto r = runCli({"embed", path("images"), "--encoder", spec, "-o", path("bad.npy"), "--items", path("bad.csv")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+        QVERIFY(!QFile::exists(path("bad.npy")));
+    }
+};
+
+QTEST_MAIN(TestVitEncoder)
+#include "tst_vit_encoder.moc"
