@@ -16,9 +16,10 @@
 #include <QAction>
 #include <QApplication>
 #include <QComboBox>
-#include <QLabel>
 #include <QFileInfo>
+#include <QLabel>
 #include <QListView>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -417,6 +418,54 @@ private slots:
                  qPrintable(error.at(0).at(0).toString()));
         QVERIFY(!QFileInfo::exists(project));
         QVERIFY(!w.session().isOpen());
+    }
+
+    // File > Change the Encoder: the project reopens embedded by a ViT (weights made by PyTorch),
+    // the status bar says where it runs; an encoder that cannot embed the images (a text file
+    // given as weights) or a file that is not there leaves the project with the encoder it had.
+    void changeEncoderReembedsOrFallsBack()
+    {
+#if !LABELPROP_WITH_TORCH
+        QSKIP("built without LibTorch (-DLABELPROP_WITH_TORCH=OFF)");
+#endif
+        QTemporaryDir models;
+        QProcess p;
+        p.start(QStringLiteral(LABELPROP_TEST_PYTHON),
+                {QStringLiteral(LABELPROP_SOURCE_DIR "/tests/data/make_encoder_reference.py"), models.path()});
+        QVERIFY(p.waitForFinished(300000));
+        if (p.exitCode() == 3)
+            QSKIP("no PyTorch to make ViT weights with (python3-torch, python3-torchvision, python3-opencv)");
+        QCOMPARE(p.exitCode(), 0);
+        Fixture f;
+        MainWindow w;
+        QVERIFY(openOn(w, f));
+        const auto encoderOf = [&] { return QString::fromStdString(readStore(f.project)->settings()->encoder); };
+        const auto status = [&] { return w.findChild<QLabel*>(QStringLiteral("encoderStatus"))->text(); };
+        QVERIFY2(status().contains(QStringLiteral("pca:8")), qPrintable(status()));
+
+        const QString vit = QStringLiteral("vit:") + models.filePath(QStringLiteral("vit.pth"));
+        w.changeEncoder(vit);
+        QVERIFY(waitOpened(w));
+        QCOMPARE(w.session().encoderSpec(), vit);
+        QCOMPARE(encoderOf(), vit);
+        QVERIFY2(status().contains(QStringLiteral("vit.pth")) && status().contains(QStringLiteral("cpu fp32")),
+                 qPrintable(status()));
+        QCOMPARE(w.session().embeddedCount(), std::int64_t(36)); // the broken PNG is not embedded
+
+        QSignalSpy error(&w, &MainWindow::errorShown);
+        w.changeEncoder(QStringLiteral("vit:") + models.filePath(QStringLiteral("paths.txt")));
+        QVERIFY(waitOpened(w));
+        QCOMPARE(error.size(), 1);
+        QVERIFY2(error.last().at(0).toString().contains(QStringLiteral("keeps its encoder")),
+                 qPrintable(error.last().at(0).toString()));
+        QCOMPARE(encoderOf(), vit);
+        QCOMPARE(w.session().encoderSpec(), vit);
+
+        w.changeEncoder(QStringLiteral("vit:") + models.filePath(QStringLiteral("gone.pth")));
+        QVERIFY(waitOpened(w));
+        QVERIFY2(error.last().at(0).toString().contains(QStringLiteral("not changed")),
+                 qPrintable(error.last().at(0).toString()));
+        QCOMPARE(encoderOf(), vit);
     }
 
     void shortcutSheetListsTheClassKeys()

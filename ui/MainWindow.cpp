@@ -138,8 +138,15 @@ MainWindow::MainWindow(QWidget* parent)
             // The new encoder could not embed the project (or the person cancelled): back to the old one.
             const auto fallback = *std::exchange(m_encoderFallback, std::nullopt);
             showStartPage();
-            writeEncoderThenOpen(fallback.project, fallback.spec, tr("Could not go back to the encoder %1").arg(fallback.spec));
             showError(tr("%1\nThe project keeps its encoder %2.").arg(message, fallback.spec));
+            // Queued: the failed open still holds the project's lock until this signal returns.
+            QMetaObject::invokeMethod(
+                this,
+                [this, fallback] {
+                    writeEncoderThenOpen(fallback.project, fallback.spec,
+                                         tr("Could not go back to the encoder %1").arg(fallback.spec));
+                },
+                Qt::QueuedConnection);
             return;
         }
         showError(message);
