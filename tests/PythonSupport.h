@@ -32,6 +32,26 @@ inline PythonRun runPython(const QString& script, const QStringList& args = {}, 
     return r;
 }
 
+// Runs tests/data/`script` (a file) with `args`. By convention those scripts exit with 3 when the
+// packages they need (python3-torch, ...) are missing: the test then skips.
+inline PythonRun runDataScript(const QString& script, const QStringList& args, int timeoutMs = 300000)
+{
+    QProcess p;
+    p.start(QStringLiteral(LABELPROP_TEST_PYTHON),
+            QStringList{QStringLiteral(LABELPROP_SOURCE_DIR "/tests/data/") + script} + args);
+    PythonRun r;
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        r.err = script + QStringLiteral(" timed out");
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
 } // namespace labelprop::test
 
 // Fails the current test with Python's stderr if the run did not exit with 0.

@@ -3,6 +3,7 @@
 // models are checked. Async work is awaited with QSignalSpy / QTest::qWaitFor, never with sleeps.
 
 #include "ProjectTestSupport.h"
+#include "PythonSupport.h"
 #include "TestSupport.h"
 
 #include "core/project/ProjectCreate.h"
@@ -19,7 +20,6 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QListView>
-#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -429,13 +429,10 @@ private slots:
         QSKIP("built without LibTorch (-DLABELPROP_WITH_TORCH=OFF)");
 #endif
         QTemporaryDir models;
-        QProcess p;
-        p.start(QStringLiteral(LABELPROP_TEST_PYTHON),
-                {QStringLiteral(LABELPROP_SOURCE_DIR "/tests/data/make_encoder_reference.py"), models.path()});
-        QVERIFY(p.waitForFinished(300000));
-        if (p.exitCode() == 3)
+        const auto made = runDataScript(QStringLiteral("make_encoder_reference.py"), {models.path()});
+        if (made.exitCode == 3)
             QSKIP("no PyTorch to make ViT weights with (python3-torch, python3-torchvision, python3-opencv)");
-        QCOMPARE(p.exitCode(), 0);
+        LABELPROP_VERIFY_PYTHON(made);
         Fixture f;
         MainWindow w;
         QVERIFY(openOn(w, f));

@@ -8,9 +8,9 @@
 #include "core/formats/NpyFile.h"
 
 #include "ProjectTestSupport.h"
+#include "PythonSupport.h"
 #include "TestSupport.h"
 
-#include <QProcess>
 #include <QTest>
 
 #include <algorithm>
@@ -68,14 +68,10 @@ private slots:
     void initTestCase()
     {
         QVERIFY(m_dir.isValid());
-        QProcess p;
-        p.start(QStringLiteral(LABELPROP_TEST_PYTHON),
-                {QStringLiteral(LABELPROP_SOURCE_DIR "/tests/data/make_encoder_reference.py"), m_dir.path()});
-        QVERIFY2(p.waitForFinished(300000), "make_encoder_reference.py did not finish within 5 minutes");
-        const QString err = QString::fromUtf8(p.readAllStandardError());
-        if (p.exitCode() == 3)
-            QSKIP(qPrintable("no reference (install python3-torch, python3-torchvision, python3-opencv): " + err.trimmed()));
-        QVERIFY2(p.exitCode() == 0, qPrintable("make_encoder_reference.py failed: " + err));
+        const auto r = runDataScript(QStringLiteral("make_encoder_reference.py"), {m_dir.path()});
+        if (r.exitCode == 3)
+            QSKIP(qPrintable("no reference (install python3-torch, python3-torchvision, python3-opencv): " + r.err.trimmed()));
+        LABELPROP_VERIFY_PYTHON(r);
     }
 
     void embedMatchesPyTorch_data()
