@@ -3,6 +3,7 @@
 # for a bounded time. Fails when any target finds a crash, a leak, a timeout or runs out of memory;
 # the input that did it is left in build-fuzz/crash-<target>-*.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]     default: 60 s each for csv npy idx json image_header
+#                                                       safetensors torch_pickle
 # Needs clang and libclang-rt-14-dev (scripts/install-deps.sh). Inputs that grow coverage are kept
 # in build-fuzz/corpus-<target>/ and reused by the next run; the seeds live in tests/fuzz/corpus/.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv npy idx json image_header)
+[ ${#targets[@]} -gt 0 ] || targets=(csv npy idx json image_header safetensors torch_pickle)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLABELPROP_FUZZ=ON -DLABELPROP_BUILD_GUI=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -6,6 +6,8 @@
 
 // LibTorch before Qt: Qt's `slots` and `signals` macros would break LibTorch's headers.
 #include "core/models/ModelError.h"
+#include "core/models/SafetensorsHeader.h"
+#include "core/models/TorchPickle.h"
 #include "core/models/WeightsFile.h"
 
 #include "TestSupport.h"
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 
 using namespace labelprop::models;
@@ -84,6 +87,7 @@ private slots:
     void describesFilesThatAreNotWeights_data();
     void describesFilesThatAreNotWeights();
     void refusesPathsThatAreNotFiles();
+    void replaysFuzzSeeds();
 
 private:
     QString made(const QString& name) const { return m_dir.filePath(QStringLiteral("made/") + name); }
@@ -391,6 +395,44 @@ void TestWeights::refusesPathsThatAreNotFiles()
         // A FIFO is refused before it is opened (opening it would block until a writer comes).
         QVERIFY2(errorOf(read, fifo).startsWith(fifo + ": not a regular file"), reader);
     }
+}
+
+// The seeds of fuzz_safetensors and fuzz_torch_pickle (tests/fuzz), through the same LibTorch-free
+// halves of the readers, in this g++ build: each one parses or gives a ModelError naming it.
+void TestWeights::replaysFuzzSeeds()
+{
+    namespace fs = std::filesystem;
+    const fs::path corpus = fs::path(LABELPROP_SOURCE_DIR) / "tests/fuzz/corpus";
+    int parsed = 0, refused = 0;
+    for (const auto& entry : fs::directory_iterator(corpus / "safetensors")) {
+        const std::string name = entry.path().filename().string();
+        const QByteArray bytes = readFile(QString::fromStdString(entry.path().string()));
+        const std::string_view file(bytes.constData(), std::size_t(bytes.size()));
+        try {
+            const std::uint64_t n = safetensorsHeaderLength(file.substr(0, 8), file.size(), name);
+            const SafetensorsHeader h = parseSafetensorsHeader(file.substr(8, std::size_t(n)), file.size(), name);
+            QVERIFY2(!h.tensors.empty(), name.c_str());
+            ++parsed;
+        } catch (const ModelError& e) {
+            QVERIFY2(std::string(e.what()).rfind(name + ": ", 0) == 0, e.what());
+            ++refused;
+        }
+    }
+    for (const auto& entry : fs::directory_iterator(corpus / "torch_pickle")) {
+        const std::string name = entry.path().filename().string();
+        const QByteArray bytes = readFile(QString::fromStdString(entry.path().string()));
+        try {
+            const PickleDocument doc = PickleDocument::parse(std::string_view(bytes.constData(), std::size_t(bytes.size())), name);
+            QVERIFY2(!findStateDict(doc.root(), name).tensors.empty(), name.c_str());
+            ++parsed;
+        } catch (const ModelError& e) {
+            QVERIFY2(std::string(e.what()).rfind(name, 0) == 0, e.what());
+            ++refused;
+        }
+    }
+    // The seeds hold both kinds (tests/fuzz/corpus/*/bad_* are refused).
+    QVERIFY(parsed >= 10);
+    QVERIFY(refused >= 7);
 }
 
 QTEST_GUILESS_MAIN(TestWeights)

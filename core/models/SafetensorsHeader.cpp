@@ -36,8 +36,8 @@ struct Json {
     Type type = Type::Null;
     bool boolean = false;
     std::string text;                                    // String: the value (UTF-8); Number: the literal
-    std::vector<Json> items;                             // Array
-    std::vector<std::pair<std::string, Json>> members;   // Object, in header order, keys unique
+    std::vector<Json> items;                             // Array; Object: the values
+    std::vector<std::string> keys;                       // Object: keys[i] names items[i]; unique, in header order
     std::size_t offset = 0;                              // header byte where the value starts
 };
 
@@ -157,8 +157,8 @@ private:
                 fail(m_pos, "expected a quoted key, found " + describeHere());
             const std::size_t keyAt = m_pos;
             std::string key = parseString();
-            for (const auto& m : v.members)
-                if (m.first == key)
+            for (const auto& k : v.keys)
+                if (k == key)
                     fail(keyAt, "the key \"" + key + "\" appears twice in one object");
             skipSpace();
             if (m_pos >= m_text.size() || m_text[m_pos] != ':')
@@ -166,7 +166,8 @@ private:
             ++m_pos;
             skipSpace();
             Json value = parseValue(depth + 1);
-            v.members.emplace_back(std::move(key), std::move(value));
+            v.keys.push_back(std::move(key));
+            v.items.push_back(std::move(value));
             skipSpace();
             if (m_pos < m_text.size() && m_text[m_pos] == ',') {
                 ++m_pos;
@@ -407,12 +408,13 @@ public:
 
     const Json& member(const Json& object, const char* key, Json::Type type, const std::string& tensor) const
     {
-        for (const auto& m : object.members)
-            if (m.first == key) {
-                if (m.second.type != type)
-                    fail("tensor \"" + tensor + "\": \"" + key + "\" is " + typeName(m.second.type) + ", not " +
-                         typeName(type) + " (header byte " + std::to_string(m.second.offset) + ")");
-                return m.second;
+        for (std::size_t k = 0; k < object.keys.size(); ++k)
+            if (object.keys[k] == key) {
+                const Json& v = object.items[k];
+                if (v.type != type)
+                    fail("tensor \"" + tensor + "\": \"" + key + "\" is " + typeName(v.type) + ", not " +
+                         typeName(type) + " (header byte " + std::to_string(v.offset) + ")");
+                return v;
             }
         fail("tensor \"" + tensor + "\" has no \"" + key + "\" (header byte " + std::to_string(object.offset) + ")");
     }
@@ -538,11 +540,15 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, std::uint64_t fi
                    std::to_string(fileSize) + " bytes)");
     const std::uint64_t dataSize = fileSize - header.dataStart;
 
-    for (const auto& [name, value] : root.members) {
+    for (std::size_t k = 0; k < root.keys.size(); ++k) {
+        const std::string& name = root.keys[k];
+        const Json& value = root.items[k];
         if (name == "__metadata__") {
             if (value.type != Json::Type::Object)
                 check.fail("\"__metadata__\" is " + std::string(typeName(value.type)) + ", not an object of strings");
-            for (const auto& [key, text] : value.members) {
+            for (std::size_t m = 0; m < value.keys.size(); ++m) {
+                const std::string& key = value.keys[m];
+                const Json& text = value.items[m];
                 if (text.type != Json::Type::String)
                     check.fail("\"__metadata__\": \"" + key + "\" is " + typeName(text.type) + ", not a string (header byte " +
                                std::to_string(text.offset) + ")");
