@@ -177,7 +177,9 @@ void TestWeights::readsWhatPyTorchWrote_data()
     row("dtypes.pt");                    // fp16, bf16, f64, ints, bool, a scalar, an empty tensor
     row("views.pt");                     // slices, a transpose, a column, an element of one storage
     row("parameters_nested.pt");         // nn.Parameter, nested dicts flattened, one tensor twice
+    row("protocol3.pt");                 // pickle_protocol=3
     row("protocol4.pt");                 // pickle_protocol=4: FRAME, MEMOIZE, STACK_GLOBAL, ...
+    row("protocol5.pt");
     row("pytorch2_rebuilds.pt");         // PyTorch 2.x: _rebuild_from_type_v2, _rebuild_parameter_with_state
     row("saved_on_gpu.pt");              // location "cuda:0", zip written by Python's zipfile
     row("handmade.safetensors");         // every dtype, header in another order than the data, \u names

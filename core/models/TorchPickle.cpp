@@ -64,8 +64,8 @@ public:
             switch (op) {
             case PROTO: {
                 const unsigned version = u8();
-                if (version < 2 || version > 4)
-                    fail("pickle protocol " + std::to_string(version) + "; torch.save writes protocols 2 to 4");
+                if (version < 2 || version > 5)
+                    fail("pickle protocol " + std::to_string(version) + "; torch.save writes protocols 2 to 5");
                 break;
             }
             case FRAME: take(8); break;  // a hint for buffered readers; the frame's bytes follow inline

@@ -148,8 +148,9 @@ expect("parameters_nested.pt", [("w", params["w"]), ("backbone.fc.weight", param
                                 ("backbone.fc.bias", params["backbone"]["fc"]["bias"]), ("tied", t),
                                 ("tied_again", t)])
 
-torch.save(vit_sd, path("protocol4.pt"), pickle_protocol=4)
-expect("protocol4.pt", vit_items)
+for protocol in (3, 4, 5):
+    torch.save(vit_sd, path(f"protocol{protocol}.pt"), pickle_protocol=protocol)
+    expect(f"protocol{protocol}.pt", vit_items)
 
 
 class SubclassLikeTensor:
