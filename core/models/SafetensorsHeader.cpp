@@ -143,16 +143,35 @@ private:
         return v;
     }
 
-    void parseObject(Json& v, int depth)
+    // A '{'/'[' list up to `close`: items separated by ',', each read by `item`.
+    template <class Item>
+    void parseList(char close, const char* what, Item item)
     {
-        ++m_pos;  // '{'
+        ++m_pos;  // '{' or '['
         skipSpace();
-        if (m_pos < m_text.size() && m_text[m_pos] == '}') {
+        if (m_pos < m_text.size() && m_text[m_pos] == close) {
             ++m_pos;
             return;
         }
         for (;;) {
             skipSpace();
+            item();
+            skipSpace();
+            if (m_pos < m_text.size() && m_text[m_pos] == ',') {
+                ++m_pos;
+                continue;
+            }
+            if (m_pos < m_text.size() && m_text[m_pos] == close) {
+                ++m_pos;
+                return;
+            }
+            fail(m_pos, std::string("expected ',' or '") + close + "' in " + what + ", found " + describeHere());
+        }
+    }
+
+    void parseObject(Json& v, int depth)
+    {
+        parseList('}', "an object", [&] {
             if (m_pos >= m_text.size() || m_text[m_pos] != '"')
                 fail(m_pos, "expected a quoted key, found " + describeHere());
             const std::size_t keyAt = m_pos;
@@ -168,41 +187,12 @@ private:
             Json value = parseValue(depth + 1);
             v.keys.push_back(std::move(key));
             v.items.push_back(std::move(value));
-            skipSpace();
-            if (m_pos < m_text.size() && m_text[m_pos] == ',') {
-                ++m_pos;
-                continue;
-            }
-            if (m_pos < m_text.size() && m_text[m_pos] == '}') {
-                ++m_pos;
-                return;
-            }
-            fail(m_pos, "expected ',' or '}' in an object, found " + describeHere());
-        }
+        });
     }
 
     void parseArray(Json& v, int depth)
     {
-        ++m_pos;  // '['
-        skipSpace();
-        if (m_pos < m_text.size() && m_text[m_pos] == ']') {
-            ++m_pos;
-            return;
-        }
-        for (;;) {
-            skipSpace();
-            v.items.push_back(parseValue(depth + 1));
-            skipSpace();
-            if (m_pos < m_text.size() && m_text[m_pos] == ',') {
-                ++m_pos;
-                continue;
-            }
-            if (m_pos < m_text.size() && m_text[m_pos] == ']') {
-                ++m_pos;
-                return;
-            }
-            fail(m_pos, "expected ',' or ']' in an array, found " + describeHere());
-        }
+        parseList(']', "an array", [&] { v.items.push_back(parseValue(depth + 1)); });
     }
 
     std::string parseNumber()

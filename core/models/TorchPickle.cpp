@@ -64,8 +64,8 @@ public:
             switch (op) {
             case PROTO: {
                 const unsigned version = u8();
-                if (version < 2 || version > 4)
-                    fail("pickle protocol " + std::to_string(version) + "; torch.save writes protocols 2 to 4");
+                if (version < 2 || version > 5)
+                    fail("pickle protocol " + std::to_string(version) + "; torch.save writes protocols 2 to 5");
                 break;
             }
             case FRAME: take(8); break;  // a hint for buffered readers; the frame's bytes follow inline
@@ -224,7 +224,7 @@ private:
     [[noreturn]] void fail(const std::string& what) const
     {
         throw ModelError(m_where + " byte " + std::to_string(m_opAt) + ": " + what +
-                         "; the file is damaged or was not written by torch.save");
+                         "; the file is damaged or was not written by torch.save: download or export it again");
     }
 
     PickleValue* make(Kind kind)
@@ -386,20 +386,11 @@ private:
     {
         if (target->kind != Kind::Dict && target->kind != Kind::Object)
             fail("SETITEM on " + describePickleValue(*target) + ", not a dict");
+        // Kept as written: pickle writes each key of a dict once, and findStateDict refuses a name
+        // that comes twice (a crafted file), so no lookup per key is needed here.
         auto& dst = mutableValue(target)->entries;
-        for (std::size_t k = 0; k < kv.size(); k += 2) {
-            // A key set twice keeps its first place and its last value, as a Python dict does.
-            bool replaced = false;
-            if (kv[k]->kind == Kind::String)
-                for (auto& e : dst)
-                    if (e.first->kind == Kind::String && e.first->text == kv[k]->text) {
-                        e.second = kv[k + 1];
-                        replaced = true;
-                        break;
-                    }
-            if (!replaced)
-                dst.emplace_back(kv[k], kv[k + 1]);
-        }
+        for (std::size_t k = 0; k < kv.size(); k += 2)
+            dst.emplace_back(kv[k], kv[k + 1]);
     }
 
     static const PickleValue* arg(const PickleValue& args, std::size_t k) { return args.items[k]; }
@@ -712,6 +703,10 @@ PickledStateDict findStateDict(const PickleValue& root, const std::string& path)
         if (name.compare(0, kModule.size(), kModule) == 0)
             name.erase(0, kModule.size());
         const auto [it, inserted] = original.emplace(name, inFile);
+        if (!inserted && it->second == inFile)
+            throw ModelError(path + ": the state dict" + (out.under.empty() ? "" : " under \"" + out.under + "\"") +
+                             " has \"" + inFile + "\" twice; the file is damaged or was not written by torch.save: "
+                             "download or export it again");
         if (!inserted)
             throw ModelError(path + ": the state dict" + (out.under.empty() ? "" : " under \"" + out.under + "\"") +
                              " has both \"" + it->second + "\" and \"" + inFile + "\", the same name once a leading \"" +

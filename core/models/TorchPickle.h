@@ -4,9 +4,9 @@
 //
 // Why our own: LibTorch 1.13's torch::pickle_load turns collections.OrderedDict, the type of every
 // model.state_dict(), into None. This reader builds plain values instead:
-//   - the opcodes protocols 2 to 4 use for dicts, lists, tuples, strings, numbers and globals
-//     (protocol 2 is what torch.save writes by default; 4 when asked); the text opcodes of
-//     protocol 0/1 and the out-of-band buffers of protocol 5 are refused with the opcode and byte;
+//   - the opcodes protocols 2 to 5 use for dicts, lists, tuples, strings, numbers and globals
+//     (protocol 2 is what torch.save writes by default; another when asked); the text opcodes of
+//     protocols 0/1 and protocol 5's out-of-band buffers are refused with the opcode and byte;
 //   - collections.OrderedDict becomes a dict; torch._utils._rebuild_tensor_v2 (and v1,
 //     _rebuild_parameter[_with_state], torch._tensor._rebuild_from_type_v2) a tensor reference
 //     into the archive's storage records (persistent ids ('storage', torch.FloatStorage, key,

@@ -7,8 +7,8 @@ Needs Debian's python3-torch and python3-torchvision (1.13 / 0.14). Writes into 
   - good files: torch.save checkpoints as real code writes them (state_dict() OrderedDicts, nested
     under "model", "state_dict", DINO's "teacher", with optimizer state and argparse.Namespace
     "args", views sharing a storage, fp16/bf16, protocol 4, what PyTorch 2.x writes for a tensor
-    with attributes) and safetensors files written by hand (struct + json: python3-safetensors is
-    not in Debian);
+    with attributes) and safetensors files written by hand (safetensors_writer.py:
+    python3-safetensors is not in Debian);
   - expected.tsv: one line per tensor a reader must return, in order:
         file  name  dtype  shape(comma-separated)  byte offset  byte count
     where the bytes, raw little-endian and contiguous, are in file + ".expected";
@@ -19,7 +19,6 @@ Needs Debian's python3-torch and python3-torchvision (1.13 / 0.14). Writes into 
 import argparse
 import collections
 import io
-import json
 import os
 import pickle
 import struct
@@ -30,6 +29,8 @@ import numpy
 import torch
 import torchvision
 
+from safetensors_writer import raw_bytes, safetensors_bytes
+
 out_dir = sys.argv[1]
 os.makedirs(out_dir, exist_ok=True)
 torch.manual_seed(8)
@@ -38,14 +39,6 @@ manifest = []
 
 def path(name):
     return os.path.join(out_dir, name)
-
-
-def raw_bytes(t):
-    """The tensor's elements, contiguous and little-endian, as the reader must return them."""
-    t = t.detach().contiguous()
-    if t.dtype == torch.bfloat16:
-        t = t.view(torch.int16)  # numpy has no bfloat16; the bits are what is compared
-    return t.numpy().tobytes()
 
 
 def expect(file, named):
@@ -155,8 +148,9 @@ expect("parameters_nested.pt", [("w", params["w"]), ("backbone.fc.weight", param
                                 ("backbone.fc.bias", params["backbone"]["fc"]["bias"]), ("tied", t),
                                 ("tied_again", t)])
 
-torch.save(vit_sd, path("protocol4.pt"), pickle_protocol=4)
-expect("protocol4.pt", vit_items)
+for protocol in (3, 4, 5):
+    torch.save(vit_sd, path(f"protocol{protocol}.pt"), pickle_protocol=protocol)
+    expect(f"protocol{protocol}.pt", vit_items)
 
 
 class SubclassLikeTensor:
@@ -196,35 +190,45 @@ p2 = torch.randn(4)
 torch.save({"v2": SubclassLikeTensor(v2), "p2": ParameterWithState(p2)}, path("pytorch2_rebuilds.pt"))
 expect("pytorch2_rebuilds.pt", [("v2", v2), ("p2", p2)])
 
+
+
+class StorageRef:
+    """Stands for a storage in CudaPickler's pickle."""
+
+    def __init__(self, key, numel):
+        self.key, self.numel = key, numel
+
+
+class CudaPickler(pickle.Pickler):
+    """Writes storage references as torch.save does for tensors saved on a GPU."""
+
+    def persistent_id(self, obj):
+        if isinstance(obj, StorageRef):
+            return ("storage", torch.FloatStorage, obj.key, "cuda:0", obj.numel)
+        return None
+
+
+class TensorOn:
+    def __init__(self, key, t):
+        self.key, self.t = key, t
+
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, (StorageRef(self.key, self.t.numel()), 0, tuple(self.t.shape),
+                                                  self.t.stride(), False, collections.OrderedDict()))
+
+
+# A checkpoint saved from a GPU (location "cuda:0"), its zip written by Python's zipfile: read to the CPU.
+on_gpu = collections.OrderedDict([("w", torch.randn(3, 4)), ("b", torch.randn(3))])
+buf = io.BytesIO()
+CudaPickler(buf, protocol=2).dump(collections.OrderedDict((k, TensorOn(str(i), v)) for i, (k, v) in enumerate(on_gpu.items())))
+with zipfile.ZipFile(path("saved_on_gpu.pt"), "w", zipfile.ZIP_STORED) as z:
+    z.writestr("saved_on_gpu/data.pkl", buf.getvalue())
+    for i, v in enumerate(on_gpu.values()):
+        z.writestr(f"saved_on_gpu/data/{i}", raw_bytes(v))
+    z.writestr("saved_on_gpu/version", "3\n")
+expect("saved_on_gpu.pt", list(on_gpu.items()))
+
 # --- safetensors, written by hand ------------------------------------------------------------------
-
-ST_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
-             torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
-             torch.bool: "BOOL"}
-
-
-def safetensors_bytes(named, metadata=None, header_order=None, entries=None, pad=True, data=None):
-    """A safetensors file as the reference writer lays it out: data in `named` order, the header
-    padded with spaces to a multiple of 8. `header_order` lists the tensors' order in the JSON;
-    `entries` overrides fields of a tensor's entry, `data` the data buffer (for the bad files)."""
-    header, blob = {}, bytearray()
-    for name, t in named:
-        b = raw_bytes(t)
-        header[name] = {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [len(blob), len(blob) + len(b)]}
-        blob += b
-    if entries:
-        for name, fields in entries.items():
-            header[name].update(fields)
-    ordered = {}
-    if metadata is not None:
-        ordered["__metadata__"] = metadata
-    for name in header_order or [n for n, _ in named]:
-        ordered[name] = header[name]
-    text = json.dumps(ordered, ensure_ascii=True).encode()
-    if pad:
-        text += b" " * (-(8 + len(text)) % 8)
-    return struct.pack("<Q", len(text)) + text + bytes(blob if data is None else data)
-
 
 def write(name, content):
     with open(path(name), "wb") as f:
