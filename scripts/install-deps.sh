@@ -9,7 +9,7 @@ packages=(
   libeigen3-dev libopencv-dev nlohmann-json3-dev zlib1g-dev
   libopenblas-pthread-dev libopenblas0-pthread
   # the ViT encoders: LibTorch (CPU), and PyTorch as the oracle of the parity tests
-  libtorch-dev python3-torch python3-torchvision
+  libtorch-dev python3-torch python3-torchvision python3-opencv
   # project store: SQLite file, xxHash content hashes
   libsqlite3-dev libxxhash-dev
   # Qt 6: Core and Test for the suite, Widgets for the desktop app
