@@ -1,0 +1,121 @@
+#pragma once
+// A native Vision Transformer (Dosovitskiy et al., "An Image Is Worth 16x16 Words") in LibTorch:
+// the architecture of timm's and torchvision's VisionTransformer, so that their weights load into
+// it (ViTWeights.h), returning one L2-normalised feature vector per image instead of class scores.
+//
+// Thread-safety: forward() changes no state, so several threads may call it on one module at once
+// (under torch::InferenceMode, as Labelprop encodes); loading weights or moving the module
+// (to(device, dtype)) must not overlap with anything else.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace labelprop::models {
+
+// What forward() returns per image.
+enum class ViTPooling {
+    ClassToken,      // the class token after the final norm (what timm's and torchvision's heads read)
+    MeanPatchTokens, // the mean of the patch tokens after the final norm (DINO's "avgpool" features)
+};
+
+[[nodiscard]] const char* toString(ViTPooling pooling);
+
+struct ViTConfig {
+    int64_t imageSize = 224;     // pixels, square: the grid the position embeddings are stored for
+    int64_t patchSize = 16;      // pixels, square patches, stride = patch (no overlap)
+    int64_t channels = 3;
+    int64_t width = 768;         // the token width D
+    int64_t depth = 12;          // transformer blocks
+    int64_t heads = 12;          // attention heads; width must be a multiple of it
+    int64_t mlpWidth = 3072;     // hidden width of each block's MLP
+    double layerNormEps = 1e-6;  // timm and torchvision ViTs both use 1e-6 (not LayerNorm's 1e-5)
+    bool classToken = true;      // a learned class token is prepended (timm class_token=True)
+    bool distillationToken = false; // DeiT distilled: a second prefix token after the class token
+    bool qkvBias = true;         // timm's qkv_bias; torchvision always has it
+    ViTPooling pooling = ViTPooling::ClassToken;
+
+    [[nodiscard]] int64_t gridSize() const { return imageSize / patchSize; } // patches per side
+    [[nodiscard]] int64_t prefixTokens() const { return (classToken ? 1 : 0) + (distillationToken ? 1 : 0); }
+    // "ViT width 384, depth 12, heads 6, mlp 1536, patch 16, 224 px, class token", for messages.
+    [[nodiscard]] std::string describe() const;
+};
+
+// Named sizes (Touvron et al.'s DeiT Ti/S and the original B): arch is "tiny" (width 192,
+// 3 heads), "small" (384, 6) or "base" (768, 12), all depth 12 with mlp = 4 x width. Any patch and
+// image size, e.g. vitPreset("tiny", 16, 224) for vit_tiny_patch16_224 or vitPreset("small", 4, 32)
+// for BYOL from scratch on 32 px images. Throws ModelError for an unknown arch or invalid sizes.
+[[nodiscard]] ViTConfig vitPreset(const std::string& arch, int64_t patchSize = 16, int64_t imageSize = 224);
+
+// Throws ModelError naming the first field that is out of range or inconsistent
+// (width % heads, imageSize % patchSize, class-token pooling without a class token, ...).
+void validate(const ViTConfig& config);
+
+// Resamples absolute position embeddings to another patch grid exactly as timm's
+// resample_abs_pos_embed: the prefix-token slots are kept, the grid is resized with bicubic
+// interpolation, align_corners=false and antialias=true (so shrinking low-passes first), in
+// float32, and the result has the input's dtype and device.
+// posEmbed: [1, prefixTokens + oldGrid * oldGrid, D] (square old grid); returns
+// [1, prefixTokens + newHeight * newWidth, D]; the input itself when the grid is already that size.
+[[nodiscard]] torch::Tensor resamplePositionEmbedding(const torch::Tensor& posEmbed, int64_t prefixTokens,
+                                                      int64_t newHeight, int64_t newWidth);
+
+// One pre-norm encoder block: x + Attn(LN1(x)), then x + MLP(LN2(x)). Parameter names follow
+// timm (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2).
+class ViTBlockImpl : public torch::nn::Module {
+public:
+    ViTBlockImpl(const ViTConfig& config);
+    // x: [B, T, D] -> [B, T, D], same dtype and device.
+    [[nodiscard]] torch::Tensor forward(const torch::Tensor& x) const;
+
+private:
+    [[nodiscard]] torch::Tensor attention(const torch::Tensor& x) const;
+
+    int64_t m_heads;
+    double m_eps;
+    torch::nn::LayerNorm m_norm1{nullptr};
+    torch::nn::Linear m_qkv{nullptr};
+    torch::nn::Linear m_proj{nullptr};
+    torch::nn::LayerNorm m_norm2{nullptr};
+    torch::nn::Linear m_fc1{nullptr};
+    torch::nn::Linear m_fc2{nullptr};
+};
+TORCH_MODULE(ViTBlock);
+
+// The whole encoder. named_parameters() are timm's names (cls_token, dist_token, pos_embed,
+// patch_embed.proj.*, blocks.N.*, norm.*), which ViTWeights maps every supported naming onto.
+// Parameters are initialised to zero (LayerNorm to identity): load weights before use, or
+// initialise them yourself for training from scratch.
+class VisionTransformerImpl : public torch::nn::Module {
+public:
+    explicit VisionTransformerImpl(const ViTConfig& config); // validates config (ModelError)
+
+    // images: [B, channels, H, W], any floating dtype (converted to the parameters' dtype and
+    // device), already normalised as the weights expect (e.g. ImageNet mean/std); H and W must be
+    // multiples of patchSize and need not equal imageSize: the position embeddings are then
+    // resampled for this call (resamplePositionEmbedding). Returns [B, width] float32 on the
+    // parameters' device, each row L2-normalised (the pooled token is upcast first, so bf16 and
+    // fp16 models give float32 features). Throws ModelError for a wrong shape.
+    [[nodiscard]] torch::Tensor forward(const torch::Tensor& images) const;
+
+    // The tokens after the final norm, before pooling: [B, prefixTokens + gh * gw, width] in the
+    // parameters' dtype.
+    [[nodiscard]] torch::Tensor forwardTokens(const torch::Tensor& images) const;
+
+    [[nodiscard]] const ViTConfig& config() const { return m_config; }
+    // Only the output pooling can change after construction (it holds no weights).
+    void setPooling(ViTPooling pooling);
+
+private:
+    ViTConfig m_config;
+    torch::nn::Conv2d m_patchProj{nullptr};
+    torch::Tensor m_classToken;   // [1, 1, D] (undefined without a class token)
+    torch::Tensor m_distToken;    // [1, 1, D] (undefined unless DeiT distilled)
+    torch::Tensor m_posEmbed;     // [1, prefixTokens + grid * grid, D]
+    torch::nn::ModuleList m_blocks{nullptr};
+    torch::nn::LayerNorm m_norm{nullptr};
+};
+TORCH_MODULE(VisionTransformer);
+
+} // namespace labelprop::models

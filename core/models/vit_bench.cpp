@@ -1,0 +1,169 @@
+// vit_bench: model-only throughput of the native ViT (core/models/VisionTransformer) over
+// synthetic input: no decode, no resize, no weights file (LibTorch's default initialisation; the
+// speed does not depend on the values). Each run is --iters forward passes of one --batch under
+// torch::InferenceMode with the module in eval(); it prints images/s per run and the median.
+// bench/vit_python_bench.py times torchvision's VisionTransformer with the same options, so the
+// two can be run side by side on one machine.
+//
+// Needs only LibTorch, so it also builds with core/models alone (see CMakeLists.txt there).
+
+#include "core/models/ModelError.h"
+#include "core/models/VisionTransformer.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using namespace labelprop::models;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: vit_bench [--arch tiny|small|base] [--patch P] [--size S] [--batch N] [--iters N] [--runs N]\n"
+    "                 [--warmup N] [--device cpu|cuda] [--dtype fp32|bf16|fp16] [--threads N]\n"
+    "                 [--pooling cls|mean]\n"
+    "  defaults: --arch small --patch 16 --size 224 --batch 16 --iters 2 --runs 5 --warmup 1 --device cpu\n"
+    "            --dtype fp32 --threads: LibTorch's default. Prints images/s per run and their median.\n";
+
+struct Options {
+    std::string arch = "small";
+    int64_t patch = 16;
+    int64_t size = 224;
+    int64_t batch = 16;
+    int iters = 2;
+    int runs = 5;
+    int warmup = 1;
+    std::string device = "cpu";
+    std::string dtype = "fp32";
+    int threads = 0; // 0: LibTorch's default
+    std::string pooling = "cls";
+};
+
+[[noreturn]] void usageError(const std::string& what)
+{
+    std::cerr << "vit_bench: " << what << "\n" << kUsage;
+    std::exit(2);
+}
+
+long long positive(const std::string& flag, const std::string& text)
+{
+    try {
+        std::size_t used = 0;
+        const long long v = std::stoll(text, &used);
+        if (used == text.size() && v > 0)
+            return v;
+    } catch (const std::exception&) {
+    }
+    usageError(flag + " wants a positive whole number, got '" + text + "'");
+}
+
+Options parse(int argc, char** argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::cout << kUsage;
+            std::exit(0);
+        }
+        if (i + 1 >= argc)
+            usageError(flag + " needs a value (or is unknown)");
+        const std::string value = argv[++i];
+        if (flag == "--arch") o.arch = value;
+        else if (flag == "--patch") o.patch = positive(flag, value);
+        else if (flag == "--size") o.size = positive(flag, value);
+        else if (flag == "--batch") o.batch = positive(flag, value);
+        else if (flag == "--iters") o.iters = static_cast<int>(positive(flag, value));
+        else if (flag == "--runs") o.runs = static_cast<int>(positive(flag, value));
+        else if (flag == "--warmup") o.warmup = value == "0" ? 0 : static_cast<int>(positive(flag, value));
+        else if (flag == "--device") o.device = value;
+        else if (flag == "--dtype") o.dtype = value;
+        else if (flag == "--threads") o.threads = static_cast<int>(positive(flag, value));
+        else if (flag == "--pooling") o.pooling = value;
+        else usageError("unknown option " + flag);
+    }
+    if (o.device != "cpu" && o.device != "cuda")
+        usageError("--device is cpu or cuda, got '" + o.device + "'");
+    if (o.dtype != "fp32" && o.dtype != "bf16" && o.dtype != "fp16")
+        usageError("--dtype is fp32, bf16 or fp16, got '" + o.dtype + "'");
+    if (o.pooling != "cls" && o.pooling != "mean")
+        usageError("--pooling is cls or mean, got '" + o.pooling + "'");
+    return o;
+}
+
+std::string cpuModel()
+{
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0)
+            return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const Options o = parse(argc, argv);
+    try {
+        if (o.threads > 0)
+            torch::set_num_threads(o.threads);
+        if (o.device == "cuda" && !torch::cuda::is_available())
+            usageError("--device cuda: this LibTorch has no CUDA or sees no GPU");
+        const torch::Device device = o.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+        const torch::ScalarType dtype = o.dtype == "bf16" ? torch::kBFloat16
+            : o.dtype == "fp16"                           ? torch::kHalf
+                                                          : torch::kFloat;
+
+        ViTConfig config = vitPreset(o.arch, o.patch, o.size);
+        config.pooling = o.pooling == "cls" ? ViTPooling::ClassToken : ViTPooling::MeanPatchTokens;
+        VisionTransformer model(config);
+        model->to(device, dtype);
+        model->eval();
+        // Normalised images look like unit-variance noise; the values do not change the work.
+        const torch::Tensor input = torch::randn({o.batch, config.channels, o.size, o.size},
+                                                 torch::TensorOptions().device(device).dtype(dtype));
+
+        std::printf("vit_bench: ViT-%s/%lld at %lld px (%s), batch %lld, %d iters x %d runs (+%d warm-up)\n",
+                    o.arch.c_str(), static_cast<long long>(o.patch), static_cast<long long>(o.size),
+                    config.describe().c_str(), static_cast<long long>(o.batch), o.iters, o.runs, o.warmup);
+        std::printf("device %s, dtype %s, torch threads %d, LibTorch %s, CPU %s\n", o.device.c_str(), o.dtype.c_str(),
+                    torch::get_num_threads(), TORCH_VERSION, cpuModel().c_str());
+
+        torch::InferenceMode inference;
+        // Reading one number back waits for the device, so CUDA timings cover the whole work.
+        auto pass = [&] { return model->forward(input).sum().item<float>(); };
+        for (int i = 0; i < o.warmup; ++i)
+            pass();
+        std::vector<double> rates;
+        for (int r = 0; r < o.runs; ++r) {
+            const auto start = std::chrono::steady_clock::now();
+            for (int i = 0; i < o.iters; ++i)
+                pass();
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            rates.push_back(static_cast<double>(o.batch) * o.iters / seconds);
+            std::printf("run %d: %.2f images/s\n", r + 1, rates.back());
+            std::fflush(stdout);
+        }
+        std::sort(rates.begin(), rates.end());
+        const std::size_t n = rates.size();
+        const double median = n % 2 ? rates[n / 2] : 0.5 * (rates[n / 2 - 1] + rates[n / 2]);
+        std::printf("images/s (median of %zu runs): %.2f [min %.2f, max %.2f]\n", n, median, rates.front(),
+                    rates.back());
+    } catch (const ModelError& e) {
+        std::cerr << "vit_bench: " << e.what() << "\n";
+        return 1;
+    } catch (const c10::Error& e) {
+        std::cerr << "vit_bench: LibTorch failed (" << o.device << ", " << o.dtype << "): " << e.what_without_backtrace()
+                  << "\n";
+        return 1;
+    }
+    return 0;
+}
