@@ -7,17 +7,9 @@
 #include <sstream>
 
 namespace labelprop::models {
-namespace {
 
 using detail::shapeOf;
 using detail::squareSide;
-
-bool isReducedPrecision(const torch::Tensor& t)
-{
-    return t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kHalf;
-}
-
-} // namespace
 
 const char* toString(ViTPooling pooling)
 {
@@ -141,9 +133,9 @@ torch::Tensor ViTBlockImpl::attention(const torch::Tensor& x) const
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     torch::Tensor scores = torch::baddbmm(torch::empty({b * m_heads, t, t}, q.options()), q, k.transpose(1, 2),
                                           /*beta=*/0.0, /*alpha=*/scale);
-    // bf16/fp16: exponentiate and sum in float32, then back to the model's dtype for the GEMM.
-    scores = isReducedPrecision(scores) ? torch::softmax(scores, -1, torch::kFloat).to(scores.scalar_type())
-                                        : torch::softmax(scores, -1);
+    // For bf16/fp16, LibTorch's softmax (CPU and CUDA) takes the max, exponentiates and sums in
+    // float32 and rounds only the result, so no float32 copy of the [B*H, T, T] scores is needed.
+    scores = torch::softmax(scores, -1);
     // [B*H, T, hd] -> [B, T, H*hd]: heads side by side again, as proj expects.
     const torch::Tensor heads = torch::bmm(scores, v).view({b, m_heads, t, hd}).transpose(1, 2).reshape({b, t, d});
     return torch::linear(heads, m_proj->weight, m_proj->bias);
@@ -152,7 +144,7 @@ torch::Tensor ViTBlockImpl::attention(const torch::Tensor& x) const
 torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) const
 {
     const int64_t d = x.size(2);
-    // LayerNorm accumulates in float32 for bf16/fp16 inputs on CPU and CUDA.
+    // layer_norm computes mean and variance in float32 for bf16/fp16 inputs (CPU and CUDA).
     const torch::Tensor y = x + attention(torch::layer_norm(x, {d}, m_norm1->weight, m_norm1->bias, m_eps));
     const torch::Tensor h = torch::layer_norm(y, {d}, m_norm2->weight, m_norm2->bias, m_eps);
     // GELU exact (erf), as timm's nn.GELU and torchvision's MLPBlock.

@@ -65,7 +65,7 @@ void validate(const ViTConfig& config);
 // timm (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2).
 class ViTBlockImpl : public torch::nn::Module {
 public:
-    ViTBlockImpl(const ViTConfig& config);
+    explicit ViTBlockImpl(const ViTConfig& config);
     // x: [B, T, D] -> [B, T, D], same dtype and device.
     [[nodiscard]] torch::Tensor forward(const torch::Tensor& x) const;
 
@@ -85,8 +85,8 @@ TORCH_MODULE(ViTBlock);
 
 // The whole encoder. named_parameters() are timm's names (cls_token, dist_token, pos_embed,
 // patch_embed.proj.*, blocks.N.*, norm.*), which ViTWeights maps every supported naming onto.
-// Parameters are initialised to zero (LayerNorm to identity): load weights before use, or
-// initialise them yourself for training from scratch.
+// A new module has random weights (the tokens and position embeddings initialised as timm does,
+// the layers as LibTorch does): load weights (ViTWeights.h) before use.
 class VisionTransformerImpl : public torch::nn::Module {
 public:
     explicit VisionTransformerImpl(const ViTConfig& config); // validates config (ModelError)
