@@ -14,10 +14,13 @@
 
 namespace labelprop::models {
 
-// What forward() returns per image.
+// What forward() returns per image. Both read the tokens after the final norm: it is the one
+// output norm that every class-token checkpoint has (timm norm, torchvision encoder.ln), and DINO's
+// linear evaluation averages the normed patch tokens the same way. (timm's global_pool='avg'
+// models instead norm after averaging, with their own fc_norm weights; ViTWeights refuses those.)
 enum class ViTPooling {
-    ClassToken,      // the class token after the final norm (what timm's and torchvision's heads read)
-    MeanPatchTokens, // the mean of the patch tokens after the final norm (DINO's "avgpool" features)
+    ClassToken,      // the class token (what timm's and torchvision's classifier heads read)
+    MeanPatchTokens, // the mean of the patch tokens, prefix tokens left out
 };
 
 [[nodiscard]] const char* toString(ViTPooling pooling);
