@@ -1,8 +1,8 @@
 // The native ViT (core/models) against torchvision: tests/data/make_vit_reference.py builds
 // torchvision VisionTransformers with seeded random weights, saves them in torchvision's and in
-// timm's names with the inputs and torchvision's features, and this test loads those files
-// (torch::pickle_load of plain dicts), runs the native ViT and compares (max abs difference
-// <= 1e-4 in fp32). Also: configuration read from the shapes, position-embedding interpolation
+// timm's names with the inputs and torchvision's features, and this test reads those files as a
+// user's (readWeights: torch.save(OrderedDict) and safetensors), runs the native ViT and compares
+// (max abs difference <= 1e-4 in fp32). Also: configuration read from the shapes, position-embedding interpolation
 // against timm's algorithm, DeiT's distillation token, options, bf16, and every kind of bad file.
 // Skipped with a message when /usr/bin/python3 has no torch or torchvision.
 
@@ -11,6 +11,7 @@
 #include "core/models/StateDict.h"
 #include "core/models/ViTWeights.h"
 #include "core/models/VisionTransformer.h"
+#include "core/models/WeightsFile.h"
 
 #include <torch/serialize.h>
 #include <torch/torch.h>
@@ -29,17 +30,10 @@ namespace {
 
 constexpr double kTolerance = 1e-4; // fp32 max abs difference against torchvision
 
-// A plain dict of name -> tensor written by torch.save, in file order.
+// A state dict as Labelprop reads users' files: torch.save(OrderedDict) or safetensors.
 StateDict loadDict(const QString& path)
 {
-    const QByteArray bytes = labelprop::test::readFile(path);
-    if (bytes.isEmpty())
-        qFatal("cannot read %s", qPrintable(path));
-    const torch::IValue value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-    StateDict dict;
-    for (const auto& entry : value.toGenericDict())
-        dict.push_back({entry.key().toStringRef(), entry.value().toTensor()});
-    return dict;
+    return readWeights(path.toStdString());
 }
 
 double maxAbsDiff(const torch::Tensor& a, const torch::Tensor& b)
@@ -185,11 +179,13 @@ void TestViT::parity_data()
     QTest::addColumn<QString>("caseName");
     QTest::addColumn<QString>("naming");
     QTest::addColumn<bool>("meanPooling");
+    QTest::addColumn<QString>("format");
     for (const char* c : {"ti16", "s4", "b8"})
         for (const char* naming : {"torchvision", "timm"})
-            for (const bool mean : {false, true})
-                QTest::addRow("%s %s %s", c, naming, mean ? "mean" : "cls")
-                    << QString(c) << QString(naming) << mean;
+            for (const char* format : {"pt", "safetensors"})
+                for (const bool mean : {false, true})
+                    QTest::addRow("%s %s %s %s", c, naming, format, mean ? "mean" : "cls")
+                        << QString(c) << QString(naming) << mean << QString(format);
 }
 
 void TestViT::parity()
@@ -197,10 +193,11 @@ void TestViT::parity()
     QFETCH(QString, caseName);
     QFETCH(QString, naming);
     QFETCH(bool, meanPooling);
+    QFETCH(QString, format);
     torch::InferenceMode inference;
     ViTLoadOptions options;
     options.pooling = meanPooling ? ViTPooling::MeanPatchTokens : ViTPooling::ClassToken;
-    const LoadedViT vit = loadViT(dict(caseName + "_" + naming + ".pt"), "ref.pt", options);
+    const LoadedViT vit = loadViT(dict(caseName + "_" + naming + "." + format), "ref." + format.toStdString(), options);
     const bool timm = naming == "timm";
     QCOMPARE(vit.report.layout.naming, timm ? ViTNaming::Timm : ViTNaming::Torchvision);
     QCOMPARE(vit.report.layout.prefix, std::string());

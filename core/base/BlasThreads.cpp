@@ -27,4 +27,21 @@ ScopedSingleThreadedBlas::~ScopedSingleThreadedBlas()
         openblas_set_num_threads(gPrevious);
 }
 
+ScopedBlasThreads::ScopedBlasThreads(int threads)
+{
+    std::lock_guard lock(gMutex);
+    if (gUsers > 0)
+        return;
+    m_previous = openblas_get_num_threads();
+    openblas_set_num_threads(threads);
+    m_set = true;
+}
+
+ScopedBlasThreads::~ScopedBlasThreads()
+{
+    std::lock_guard lock(gMutex);
+    if (m_set && gUsers == 0)
+        openblas_set_num_threads(m_previous);
+}
+
 } // namespace labelprop

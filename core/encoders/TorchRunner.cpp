@@ -1,5 +1,6 @@
 #include "core/encoders/TorchRunner.h"
 
+#include "core/base/BlasThreads.h"
 #include "core/base/Parallel.h"
 #include "core/sources/ImageSource.h"
 
@@ -177,7 +178,11 @@ Expected<EncodedSet> runImageModel(const ImageSource& source, const TorchRunOpti
 {
     const std::size_t n = source.size();
     const int threads = resolveThreadCount(options.threads);
-    torch::set_num_threads(threads);
+    // One LibTorch (OpenMP) thread and `threads` OpenBLAS threads: the GEMMs, ~90% of a ViT, run in
+    // OpenBLAS, and both pools spin while they wait, so 2 + 2 threads on 2 cores take the cores
+    // from each other; 1 + 2 ran ViT-S/16 1.6x faster here (bench/README.md, "Threads").
+    torch::set_num_threads(options.placement.device.is_cuda() ? threads : 1);
+    const ScopedBlasThreads blas(threads);
     const std::size_t batch =
         std::size_t(options.batch > 0 ? options.batch : (options.placement.device.is_cuda() ? 128 : 16));
     const std::size_t batches = (n + batch - 1) / batch;

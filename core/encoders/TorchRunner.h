@@ -11,8 +11,8 @@
 // batches (ViT at 224 px: 0.6 MB per image) whatever the source's size.
 //
 // Thread-safety: runImageModel() may run concurrently with itself; `forward` is called on the
-// calling thread only. LibTorch's intra-op thread count is process-wide: it is set from
-// TorchRunOptions::threads for the run.
+// calling thread only. LibTorch's intra-op thread count and OpenBLAS's are process-wide: they are
+// set from TorchRunOptions::threads for the run (LibTorch 1 and OpenBLAS `threads` on the CPU).
 
 #include "core/encoders/Encoder.h"
 #include "core/encoders/ModelInput.h"

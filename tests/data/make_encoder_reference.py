@@ -13,10 +13,8 @@ torch, torchvision or cv2 cannot be imported.
 """
 
 import collections
-import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -31,6 +29,7 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_vit_reference import randomise  # noqa: E402
+from safetensors_writer import safetensors_bytes  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -87,15 +86,8 @@ def preprocess(img, size=224, crop=0.875, enlarge=cv2.INTER_CUBIC):
 
 
 def safetensors_file(path, state):
-    header, blob = {}, bytearray()
-    for name, t in state.items():
-        b = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [len(blob), len(blob) + len(b)]}
-        blob += b
-    text = json.dumps(header).encode()
-    text += b" " * (-(8 + len(text)) % 8)
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + bytes(blob))
+        f.write(safetensors_bytes([(k, v.detach().contiguous()) for k, v in state.items()]))
 
 
 def normalised(x):

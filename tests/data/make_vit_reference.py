@@ -4,7 +4,8 @@ weights, fixed random images, and what torchvision computes for them.
 
 usage: make_vit_reference.py OUT_DIR
 
-Writes, per case (see CASES), with torch.save of plain dicts (torch::pickle_load in LibTorch 1.13
+Writes, per case (see CASES), with torch.save of OrderedDicts as model.state_dict() gives them (and
+the weights also as .safetensors); read back with core/models' readWeights (torch::pickle_load in LibTorch 1.13
 reads a plain dict; the OrderedDict of state_dict() needs the readers in core/models/WeightsFile.h):
   CASE_torchvision.pt  the state dict in torchvision's names (heads.head.* included)
   CASE_timm.pt         the same tensors in timm's names (timm's attn.qkv is torchvision's in_proj)
@@ -16,6 +17,7 @@ reads a plain dict; the OrderedDict of state_dict() needs the readers in core/mo
 and s4_deit_timm.pt / s4_deit_reference.pt (a DeiT-distilled layout: dist_token after cls_token),
 resnet18.pt (a foreign state dict). Exit status 3 when torch or torchvision cannot be imported.
 """
+import collections
 import copy
 import math
 import os
@@ -38,6 +40,10 @@ CASES = [
     ("s4", 32, 4, 384, 2, 1536, 4, (40, 48)),        # ViT-S width, patch 4 at 32 px; grows 8 -> 10 x 12
     ("b8", 64, 8, 768, 1, 3072, 2, (48, 48)),        # ViT-B width, patch 8
 ]
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import safetensors_bytes  # noqa: E402
 
 
 def randomise(model, generator):
@@ -105,7 +111,14 @@ def timm_names(state):
 
 
 def save(obj, out_dir, name):
-    torch.save({k: v.detach().clone().contiguous() for k, v in obj.items()}, os.path.join(out_dir, name))
+    """As users' files are: torch.save of an OrderedDict (what model.state_dict() returns)."""
+    torch.save(collections.OrderedDict((k, v.detach().clone().contiguous()) for k, v in obj.items()),
+               os.path.join(out_dir, name))
+
+
+def save_safetensors(obj, out_dir, name):
+    with open(os.path.join(out_dir, name), "wb") as f:
+        f.write(safetensors_bytes([(k, v.detach().contiguous()) for k, v in obj.items()]))
 
 
 def main():
@@ -139,6 +152,8 @@ def main():
         state = dict(model.state_dict())
         save(state, out_dir, f"{name}_torchvision.pt")
         save(timm_names(state), out_dir, f"{name}_timm.pt")
+        save_safetensors(timm_names(state), out_dir, f"{name}_timm.safetensors")
+        save_safetensors(state, out_dir, f"{name}_torchvision.safetensors")
         save(reference, out_dir, f"{name}_reference.pt")
 
         if name == "s4":
