@@ -139,14 +139,7 @@ MainWindow::MainWindow(QWidget* parent)
             const auto fallback = *std::exchange(m_encoderFallback, std::nullopt);
             showStartPage();
             showError(tr("%1\nThe project keeps its encoder %2.").arg(message, fallback.spec));
-            // Queued: the failed open still holds the project's lock until this signal returns.
-            QMetaObject::invokeMethod(
-                this,
-                [this, fallback] {
-                    writeEncoderThenOpen(fallback.project, fallback.spec,
-                                         tr("Could not go back to the encoder %1").arg(fallback.spec));
-                },
-                Qt::QueuedConnection);
+            writeEncoderThenOpen(fallback.project, fallback.spec, tr("Could not go back to the encoder %1").arg(fallback.spec));
             return;
         }
         showError(message);

@@ -233,7 +233,12 @@ void ProjectSession::cancelOpen()
 void ProjectSession::finishOpen(std::shared_ptr<Opened> o)
 {
     if (!o->status) {
-        // The store (and its lock) go with the last reference, on this thread: nothing is written.
+        // The store and its lock go now, before failed() is heard: a listener may open the project
+        // again at once (the app does, to put the previous encoder back). The future that brought
+        // `o` still holds a copy of it, so its members are let go, not just this reference.
+        // Nothing is written.
+        o->store.reset();
+        o->live.reset();
         emit failed(text(o->status.error().message));
         return;
     }
