@@ -10,6 +10,9 @@
 #include <torch/script.h>
 
 #include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -38,6 +41,38 @@ struct TorchSpec {
     std::optional<models::ViTPooling> pooling;
     std::optional<int> heads;
 };
+
+// The content hash of a weights file, remembered by path, size and modification time: one open
+// of a project makes its encoder several times (checking the settings, embedding, showing where it
+// runs), and a ViT-B file is 350 MB to read each time.
+Expected<ContentHash> hashWeightsFile(const std::string& path)
+{
+    struct Known {
+        std::int64_t size = 0, mtimeNs = 0;
+        ContentHash hash;
+    };
+    static std::mutex mutex;
+    static std::map<std::string, Known> known;
+    std::error_code ec;
+    const auto size = std::int64_t(std::filesystem::file_size(path, ec));
+    const auto mtime = ec ? std::int64_t(0)
+                          : std::int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::filesystem::last_write_time(path, ec).time_since_epoch())
+                                             .count());
+    if (!ec) {
+        std::lock_guard lock(mutex);
+        if (const auto it = known.find(path); it != known.end() && it->second.size == size && it->second.mtimeNs == mtime)
+            return it->second.hash;
+    }
+    auto hashed = hashFile(path); // errors name the file: missing, a folder, unreadable
+    if (!hashed)
+        return std::unexpected(hashed.error());
+    if (!ec) {
+        std::lock_guard lock(mutex);
+        known[path] = Known{size, mtime, hashed->hash};
+    }
+    return hashed->hash;
+}
 
 // Parses the options common to both and hands the others to `extra` (true: known).
 Expected<TorchSpec> parseTorchSpec(std::string_view spec, const std::string& usage,
@@ -87,10 +122,10 @@ Expected<TorchSpec> parseTorchSpec(std::string_view spec, const std::string& usa
     if (!placement)
         return std::unexpected(placement.error());
     s.run.placement = *placement;
-    auto hashed = hashFile(s.file);
+    auto hashed = hashWeightsFile(s.file);
     if (!hashed)
         return fail("encoder '" + whole + "': " + hashed.error().message);
-    s.fileHash = hashed->hash;
+    s.fileHash = *hashed;
     return s;
 }
 
