@@ -1,4 +1,4 @@
-// `labelprop [PATH] [--screenshot FILE.png] [--shortcuts]`: the labeling app.
+// `labelprop [PATH] [--screenshot FILE.png [--screenshot-after SECONDS]] [--shortcuts]`: the labeling app.
 //   no PATH            the start page (recent projects, new project, the demo);
 //   PATH.labelprop     opens the project;
 //   a folder, a CSV or IDX files: starts a new project for them (PATH.labelprop beside it, or opens
@@ -79,7 +79,11 @@ int main(int argc, char** argv)
                                     QStringLiteral("SOURCE"));
     const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1366x768."),
                                   QStringLiteral("WxH"), QStringLiteral("1366x768"));
-    parser.addOptions({screenshot, shortcuts, source, size});
+    const QCommandLineOption screenshotAfter(QStringLiteral("screenshot-after"),
+                                             QStringLiteral("With --screenshot: save the window after SECONDS instead "
+                                                            "(e.g. to show an import or encoding in progress)."),
+                                             QStringLiteral("SECONDS"));
+    parser.addOptions({screenshot, screenshotAfter, shortcuts, source, size});
     parser.addPositionalArgument(QStringLiteral("PATH"), QStringLiteral("A project, or images to start one for."),
                                  QStringLiteral("[PATH]"));
     parser.process(app);
@@ -108,7 +112,10 @@ int main(int argc, char** argv)
             saveAndQuit(window, shot); // the error as the window shows it
             QApplication::exit(1);
         });
-        if (path.isEmpty())
+        if (parser.isSet(screenshotAfter))
+            QTimer::singleShot(int(parser.value(screenshotAfter).toDouble() * 1000), &window,
+                               [&window, shot] { saveAndQuit(window, shot); });
+        else if (path.isEmpty())
             QTimer::singleShot(300, &window, [&window, shot] { saveAndQuit(window, shot); });
         else
             QObject::connect(&window, &Window::visibleThumbnailsReady, qApp, [&window, shot] {
