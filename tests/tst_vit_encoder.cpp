@@ -5,7 +5,12 @@
 // torch.save(model.state_dict()) file and from safetensors; a TorchScript module; projects that
 // switch encoders; and the errors a user meets.
 
+#include "core/encoders/Encoder.h"
 #include "core/formats/NpyFile.h"
+#include "core/project/ProjectEmbeddings.h"
+#include "core/project/ProjectStore.h"
+#include "core/sources/ImageSource.h"
+#include "core/sources/SubsetSource.h"
 
 #include "ProjectTestSupport.h"
 #include "PythonSupport.h"
@@ -16,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 
 using namespace labelprop;
 using namespace labelprop::test;
@@ -125,6 +131,50 @@ private slots:
         r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "vit:" + path("renamed.pth")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QVERIFY2(r.out.contains("192 dims") && r.out.contains("(0 encoded"), qPrintable(r.out));
+    }
+
+    // A long encode cancelled part way keeps the chunks it finished: the next run encodes only the
+    // rest, and the vectors are those a run without the cancel gives.
+    void cancelledEncodeKeepsFinishedChunks()
+    {
+        const QString project = path("fm.labelprop");
+        const std::string spec = "vit:" + path("vit.pth").toStdString() + ",size=32,crop=1";
+        auto r = runCli({"project", "create", project, "--source", QStringLiteral(LABELPROP_FASHION_MNIST), "--no-labels",
+                         "--no-embed", "--encoder", QString::fromStdString(spec)});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        std::size_t seen = 0, totalSeen = 0;
+        {
+            auto store = ProjectStore::open(project.toStdString(), ProjectStore::Access::ReadWrite);
+            QVERIFY(store);
+            auto cancelled = loadProjectEmbeddings(**store, spec, [&](std::size_t done, std::size_t total) {
+                totalSeen = total;
+                seen = std::max(seen, done);
+                return done < 10000; // stops inside the third chunk
+            });
+            QCOMPARE(totalSeen, std::size_t(70000));
+            QVERIFY(!cancelled);
+            QVERIFY2(QString::fromStdString(cancelled.error().message).contains("cancelled"),
+                     cancelled.error().message.c_str());
+        }
+        QVERIFY(seen >= 10000 && seen < 70000);
+        auto store = ProjectStore::open(project.toStdString(), ProjectStore::Access::ReadWrite);
+        QVERIFY(store);
+        auto resumed = loadProjectEmbeddings(**store, spec);
+        QVERIFY2(resumed, resumed ? "" : resumed.error().message.c_str());
+        QCOMPARE(resumed->x.rows(), Eigen::Index(70000));
+        QVERIFY2(resumed->fromCache >= 8192 && resumed->fromCache < 70000, qPrintable(QString::number(resumed->fromCache)));
+        QCOMPARE(resumed->encodedNow + resumed->fromCache, std::int64_t(70000));
+        // The same vectors as one uninterrupted encode of the same images.
+        auto whole = labelprop::makeEncoder(spec);
+        QVERIFY(whole);
+        auto images = openImageSource(LABELPROP_FASHION_MNIST, SourceKind::Auto);
+        QVERIFY(images);
+        std::vector<std::size_t> firstRows(64);
+        std::iota(firstRows.begin(), firstRows.end(), std::size_t(0));
+        SubsetSource first(**images, firstRows);
+        auto direct = (*whole)->encode(first);
+        QVERIFY(direct);
+        QVERIFY(((direct->embeddings - resumed->x.topRows(64)).cwiseAbs().maxCoeff()) < 1e-5f);
     }
 
     void errorsNameTheFileAndTheFix_data()

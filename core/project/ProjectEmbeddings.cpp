@@ -6,12 +6,21 @@
 #include "core/project/ProjectStore.h"
 #include "core/sources/SubsetSource.h"
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 #include <numeric>
 #include <set>
 
 namespace labelprop {
+
+namespace {
+// Items encoded between two looks at the clock (and cache additions), and how often a long encode
+// saves what it has: a save rewrites the whole cache file (3 GB for 1M x 768 floats, seconds).
+constexpr std::size_t kEncodeChunk = 4096;
+constexpr int kSaveEverySeconds = 120;
+} // namespace
 
 #define LP_PROJECT_TRY(expr)                                                                                           \
     do {                                                                                                               \
@@ -151,24 +160,44 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
         std::vector<ContentHash> missingHashes;
         for (const auto k : located)
             missingHashes.push_back(candidates[k].hash);
-        if (!missing.empty()) {
-            SubsetSource subset(*source, missing);
-            auto encoded = frozen->encode(subset, progress);
-            if (!encoded)
+        // In chunks, each added to the cache as it finishes, and the cache saved at least every
+        // kSaveEverySeconds and whenever encoding stops (done, cancelled or failed): an encode of
+        // a large set with a ViT takes hours on a CPU, and a cancel or a crash near its end must
+        // not throw the finished part away. The next run encodes only what is missing.
+        const auto started = std::chrono::steady_clock::now();
+        auto lastSave = started;
+        for (std::size_t begin = 0; begin < missing.size(); begin += kEncodeChunk) {
+            const std::size_t end = std::min(missing.size(), begin + kEncodeChunk);
+            SubsetSource subset(*source, std::vector<std::size_t>(missing.begin() + std::ptrdiff_t(begin),
+                                                                  missing.begin() + std::ptrdiff_t(end)));
+            const ProgressCallback chunkProgress = [&](std::size_t done, std::size_t) {
+                return !progress || progress(begin + done, missing.size());
+            };
+            auto encoded = frozen->encode(subset, chunkProgress);
+            if (!encoded) {
+                if (auto r = cache.save(); !r)
+                    out.warnings.push_back("the embedding cache was not saved (" + r.error().message + ")");
                 return std::unexpected(encoded.error());
+            }
             std::vector<ContentHash> hashes;
-            std::vector<char> ok(missing.size(), 0);
+            std::vector<char> ok(end - begin, 0);
             for (const auto k : encoded->sourceIndices) {
-                hashes.push_back(missingHashes[k]);
+                hashes.push_back(missingHashes[begin + k]);
                 ok[k] = 1;
             }
-            for (std::size_t k = 0; k < missing.size(); ++k)
+            for (std::size_t k = 0; k < end - begin; ++k)
                 if (!ok[k])
-                    failedHashes.push_back(missingHashes[k]);
+                    failedHashes.push_back(missingHashes[begin + k]);
             if (auto r = cache.add(hashes, encoded->embeddings); !r)
                 return std::unexpected(r.error());
-            out.encodedNow = std::int64_t(hashes.size());
+            out.encodedNow += std::int64_t(hashes.size());
             out.skipped.insert(out.skipped.end(), encoded->skipped.begin(), encoded->skipped.end());
+            const auto now = std::chrono::steady_clock::now();
+            if (end < missing.size() && now - lastSave >= std::chrono::seconds(kSaveEverySeconds)) {
+                if (auto r = cache.save(); !r)
+                    out.warnings.push_back("the embedding cache was not saved (" + r.error().message + ")");
+                lastSave = now;
+            }
         }
     }
     if (auto r = cache.save(); !r)

@@ -29,7 +29,9 @@ struct ProjectEmbeddings {
 };
 
 // Embeds every present or changed item of the project with `encoderSpec` (encoding only hashes
-// the cache lacks). Fitting a new encoder state needs a writable store.
+// the cache lacks). Fitting a new encoder state needs a writable store. A long encode is saved to
+// the cache as it goes (chunk by chunk, at least every two minutes, and when it is cancelled or
+// fails), so the next call encodes only what is still missing.
 [[nodiscard]] Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
                                                                 const ProgressCallback& progress = {});
 // The same with the project's items (store.items()) already read by the caller, who needs them too.
