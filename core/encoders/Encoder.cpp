@@ -1,11 +1,10 @@
 #include "core/encoders/Encoder.h"
 
+#include "core/encoders/EncoderSpec.h"
 #include "core/encoders/PcaEncoder.h"
 #ifdef LABELPROP_WITH_TORCH
 #include "core/encoders/VitEncoder.h"
 #endif
-
-#include <algorithm>
 
 namespace labelprop {
 
@@ -21,13 +20,11 @@ Expected<std::unique_ptr<Encoder>> Encoder::withState(std::string_view) const
 
 Expected<std::unique_ptr<Encoder>> makeEncoder(std::string_view spec)
 {
-    while (!spec.empty() && spec.front() == ' ')
-        spec.remove_prefix(1);
-    while (!spec.empty() && spec.back() == ' ')
-        spec.remove_suffix(1);
-    std::string name(spec.substr(0, spec.find(':')));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
+    auto parts = splitEncoderSpec(spec);
+    if (!parts)
+        return std::unexpected(parts.error());
+    spec = parts->whole; // trimmed
+    const std::string& name = parts->name;
     if (name == "pca") {
         auto options = parsePcaSpec(spec);
         if (!options)

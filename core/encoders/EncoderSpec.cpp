@@ -1,6 +1,7 @@
 #include "core/encoders/EncoderSpec.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace labelprop {
 
@@ -48,6 +49,17 @@ Expected<EncoderSpecParts> splitEncoderSpec(std::string_view spec)
         rest = rest.substr(comma + 1);
     }
     return parts;
+}
+
+std::optional<std::uint64_t> parseUnsigned(std::string_view text)
+{
+    std::uint64_t v = 0;
+    if (text.empty())
+        return std::nullopt;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size())
+        return std::nullopt;
+    return v;
 }
 
 } // namespace labelprop

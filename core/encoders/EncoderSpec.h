@@ -8,6 +8,8 @@
 
 #include "core/base/Error.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,5 +26,8 @@ struct EncoderSpecParts {
 
 // Fails on an empty name or an empty option ("a,,b").
 [[nodiscard]] Expected<EncoderSpecParts> splitEncoderSpec(std::string_view spec);
+
+// A whole-text decimal integer >= 0 ("64", not "64x", "-1" or ""), for option values.
+[[nodiscard]] std::optional<std::uint64_t> parseUnsigned(std::string_view text);
 
 } // namespace labelprop

@@ -6,12 +6,12 @@
 
 #include "core/base/ContentHash.h"
 #include "core/encoders/BatchRunner.h"
+#include "core/encoders/EncoderSpec.h"
 #include "core/encoders/PixelRows.h"
 #include "core/encoders/SplitMix64.h"
 #include "core/sources/ImageSource.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -37,17 +37,6 @@ std::vector<std::size_t> sampleIndices(std::size_t n, std::size_t m)
     all.resize(m);
     std::sort(all.begin(), all.end());
     return all;
-}
-
-std::optional<std::uint64_t> parseUnsigned(std::string_view s)
-{
-    std::uint64_t v = 0;
-    if (s.empty())
-        return std::nullopt;
-    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || ptr != s.data() + s.size())
-        return std::nullopt;
-    return v;
 }
 
 // Why items could not be encoded, by source index (failed[i] == 0: encoded so far). Batch workers

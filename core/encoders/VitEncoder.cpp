@@ -9,7 +9,6 @@
 
 #include <torch/script.h>
 
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -22,11 +21,10 @@ namespace {
 
 std::optional<int> parseInt(std::string_view text, int lo, int hi)
 {
-    int v = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || ptr != text.data() + text.size() || v < lo || v > hi)
+    const auto v = parseUnsigned(text);
+    if (!v || *v < std::uint64_t(lo) || *v > std::uint64_t(hi))
         return std::nullopt;
-    return v;
+    return int(*v);
 }
 
 // What vit: and torchscript: share: the file, the preprocessing and where it runs.
