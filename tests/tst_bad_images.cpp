@@ -12,6 +12,7 @@
 #include <QTest>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <zlib.h>
 
 #include <sys/stat.h>
@@ -119,6 +120,7 @@ private slots:
     void headerDimensions();
     void hugePngIsRefused();
     void pixelLimit();
+    void reducedDecodeForSize();
     void hugeFileIsRefused();
     void fileNames();
     void duplicates();
@@ -273,6 +275,93 @@ void TestBadImages::pixelLimit()
     const auto exact = decodeImageFile((root / "big.png").string(), 120000);
     QVERIFY(exact);
     QCOMPARE(exact->size(), cv::Size(400, 300));
+}
+
+// A JPEG with an EXIF APP1 segment (right after SOI) whose orientation tag is `orientation`.
+std::string jpegWithOrientation(const cv::Mat& image, std::uint16_t orientation)
+{
+    std::vector<uchar> jpeg;
+    cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+    const auto be16 = [](std::uint16_t v) { return std::string{char(v >> 8), char(v & 0xff)}; };
+    // Big-endian TIFF: header, one IFD with one SHORT entry (0x0112 Orientation), no next IFD.
+    const std::string tiff = std::string("MM\0\x2a", 4) + be32(8) + be16(1) + be16(0x0112) + be16(3) + be32(1)
+                             + be16(orientation) + be16(0) + be32(0);
+    const std::string app1 = std::string("\xff\xe1", 2) + be16(std::uint16_t(2 + 6 + tiff.size()))
+                             + std::string("Exif\0\0", 6) + tiff;
+    std::string bytes(jpeg.begin(), jpeg.end());
+    return bytes.substr(0, 2) + app1 + bytes.substr(2);
+}
+
+void TestBadImages::reducedDecodeForSize()
+{
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    // A smooth 1600 x 1200 image: a colour ramp, so that shrinking by any route gives the same.
+    cv::Mat photo(1200, 1600, CV_8UC3);
+    for (int y = 0; y < photo.rows; ++y)
+        for (int x = 0; x < photo.cols; ++x)
+            photo.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(x * 255 / 1599), uchar(y * 255 / 1199), uchar(128));
+    writeImage(root / "photo.jpg", photo);
+    writeImage(root / "photo.png", photo);
+    cv::Mat gray;
+    cv::cvtColor(photo, gray, cv::COLOR_BGR2GRAY);
+    writeImage(root / "gray.jpg", gray);
+
+    // The rule: the largest of 1/2, 1/4, 1/8 that keeps the shorter side >= 2 x minSide.
+    const ImageDimensions phone{4032, 3024, true};
+    QCOMPARE(jpegReductionFor(phone, 256), 4);  // 756 px >= 512; 1/8 would be 378
+    QCOMPARE(jpegReductionFor(phone, 32), 8);
+    QCOMPARE(jpegReductionFor(phone, 0), 1);
+    QCOMPARE(jpegReductionFor(phone, 2000), 1);
+    QCOMPARE(jpegReductionFor(ImageDimensions{4032, 3024, false}, 32), 1); // not a JPEG
+    QCOMPARE(jpegReductionFor(ImageDimensions{640, 480, true}, 256), 1);
+
+    const std::string jpg = (root / "photo.jpg").string();
+    const auto full = decodeImageFile(jpg);
+    QVERIFY(full);
+    QCOMPARE(full->size(), cv::Size(1600, 1200));
+    const auto half = decodeImageFile(jpg, kMaxImagePixels, 256); // 600 >= 512; 300 is not
+    QVERIFY2(half, half ? "" : half.error().message.c_str());
+    QCOMPARE(half->size(), cv::Size(800, 600));
+    const auto quarter = decodeImageFile(jpg, kMaxImagePixels, 100); // 300 >= 200; 150 is not
+    QVERIFY(quarter);
+    QCOMPARE(quarter->size(), cv::Size(400, 300));
+    QCOMPARE(decodeImageFile(jpg, kMaxImagePixels, 700)->size(), cv::Size(1600, 1200)); // 600 < 1400
+    // Shrunk to the caller's size, the reduced decode gives what the full one does.
+    cv::Mat fromFull, fromQuarter;
+    cv::resize(*full, fromFull, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
+    cv::resize(*quarter, fromQuarter, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
+    QVERIFY2(cv::norm(fromFull, fromQuarter, cv::NORM_INF) <= 4,
+             std::to_string(cv::norm(fromFull, fromQuarter, cv::NORM_INF)).c_str());
+    // Gray JPEGs come back BGR when reduced, with equal channels.
+    const auto grayHalf = decodeImageFile((root / "gray.jpg").string(), kMaxImagePixels, 256);
+    QVERIFY(grayHalf);
+    QCOMPARE(grayHalf->size(), cv::Size(800, 600));
+    QCOMPARE(grayHalf->channels(), 3);
+    const cv::Vec3b g = grayHalf->at<cv::Vec3b>(300, 400);
+    QVERIFY(g[0] == g[1] && g[1] == g[2]);
+    // Other formats are decoded whole.
+    QCOMPARE(decodeImageFile((root / "photo.png").string(), kMaxImagePixels, 100)->size(), cv::Size(1600, 1200));
+    // EXIF orientation 6 (rotate 90 degrees clockwise) holds for the reduced decode too.
+    writeBytes(root / "rotated.jpg", jpegWithOrientation(photo, 6));
+    const auto rotatedFull = decodeImageFile((root / "rotated.jpg").string());
+    QVERIFY(rotatedFull);
+    QCOMPARE(rotatedFull->size(), cv::Size(1200, 1600));
+    const auto rotatedHalf = decodeImageFile((root / "rotated.jpg").string(), kMaxImagePixels, 256);
+    QVERIFY(rotatedHalf);
+    QCOMPARE(rotatedHalf->size(), cv::Size(600, 800));
+    // The top-left of the rotated image is the original's bottom-left (green high, blue ramp low).
+    const cv::Vec3b corner = rotatedHalf->at<cv::Vec3b>(2, 2);
+    QVERIFY2(corner[1] > 240 && corner[0] < 15, "EXIF rotation not applied to the reduced decode");
+
+    // Through a source: decodeForSize() reduces, decode() never does.
+    const auto source = openImageSource(root.string());
+    QVERIFY(source);
+    std::size_t at = 0;
+    while ((*source)->item(at).path != "photo.jpg")
+        ++at;
+    QCOMPARE((*source)->decode(at)->size(), cv::Size(1600, 1200));
+    QCOMPARE((*source)->decodeForSize(at, 256)->size(), cv::Size(800, 600));
 }
 
 void TestBadImages::hugeFileIsRefused()

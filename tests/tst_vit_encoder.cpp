@@ -93,11 +93,25 @@ private slots:
         const auto r = runCli({"embed", path("images"), "--encoder", "vit:" + m_dir.filePath(weights) + ",threads=2",
                                "-o", out, "--items", items});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        // The corrupt file is skipped with its name and the reason; the other six are embedded.
+        // The corrupt file is skipped with its name and the reason; the other seven are embedded (h_large.jpg at 1/2 scale for 224 px, 1/8 for 32).
         QVERIFY2(r.err.contains("g_corrupt.png"), qPrintable(r.err));
-        QVERIFY2(r.out.contains("6 items x 192 dims"), qPrintable(r.out));
-        const QString diff = compareByPath(m_dir.path(), out, items, path("vit_ref.npy"), 6);
+        QVERIFY2(r.out.contains("7 items x 192 dims"), qPrintable(r.out));
+        const QString diff = compareByPath(m_dir.path(), out, items, path("vit_ref.npy"), 7);
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+
+    // decode=full reads every JPEG whole, as Python's cv2.imread does; only the large JPEG's row
+    // differs from decode=fast's.
+    void fullDecodeMatchesWholeImages()
+    {
+        const QString out = path("emb-full.npy"), items = path("items-full.csv");
+        const auto r = runCli({"embed", path("images"), "--encoder", "vit:" + path("vit.pth") + ",decode=full", "-o",
+                               out, "--items", items});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString diff = compareByPath(m_dir.path(), out, items, path("vit_ref_full.npy"), 7);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+        const QString againstFast = compareByPath(m_dir.path(), out, items, path("vit_ref.npy"), 7);
+        QVERIFY2(againstFast.startsWith("h_large.jpg: max |difference|"), qPrintable(againstFast));
     }
 
     void torchScriptMatchesPyTorch()
@@ -106,8 +120,8 @@ private slots:
         const auto r = runCli({"embed", path("images"), "--encoder", "torchscript:" + path("cnn.pt") + ",size=32,crop=1",
                                "-o", out, "--items", items});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        QVERIFY2(r.out.contains("6 items x 16 dims"), qPrintable(r.out));
-        const QString diff = compareByPath(m_dir.path(), out, items, path("cnn_ref.npy"), 6);
+        QVERIFY2(r.out.contains("7 items x 16 dims"), qPrintable(r.out));
+        const QString diff = compareByPath(m_dir.path(), out, items, path("cnn_ref.npy"), 7);
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
     }
 
@@ -122,7 +136,7 @@ private slots:
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "vit:" + path("vit.pth")});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        QVERIFY2(r.out.contains("192 dims") && r.out.contains("(6 encoded"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("192 dims") && r.out.contains("(7 encoded"), qPrintable(r.out));
         r = runCli({"project", "propagate", project, "--k", "3", "--encoder", "pca:4"});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QVERIFY2(r.out.contains("4 dims") && r.out.contains("(0 encoded"), qPrintable(r.out));

@@ -163,7 +163,7 @@ ThumbnailCache::Decoded ThumbnailCache::decode(std::shared_ptr<const ImageSource
         }
     }
     try {
-        auto image = source->decode(size_t(item));
+        auto image = source->decodeForSize(size_t(item), std::max(size.width(), size.height()));
         if (!image) {
             out.error = QString::fromStdString(image.error().message);
             return out;

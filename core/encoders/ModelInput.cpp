@@ -51,7 +51,13 @@ std::string ModelInput::describe(const std::string& sizeText) const
 {
     return "size=" + (sizeText.empty() ? std::to_string(size) : sizeText) + ",crop=" + formatFloat(crop)
            + ",interp=" + (interpolation == Interpolation::Bicubic ? "bicubic" : "bilinear") + ",mean="
-           + formatTriple(mean) + ",std=" + formatTriple(std);
+           + formatTriple(mean) + ",std=" + formatTriple(std) + ",decode=" + (fastDecode ? "fast" : "full");
+}
+
+int ModelInput::resizedShorterSide() const
+{
+    // timm: Resize(int(size / crop_pct)), which rounds down.
+    return std::max(size, int(std::floor(double(size) / crop)));
 }
 
 Expected<bool> parseModelInputOption(std::string_view key, std::string_view value, ModelInput& input,
@@ -99,6 +105,10 @@ Expected<bool> parseModelInputOption(std::string_view key, std::string_view valu
         } else {
             return bad("imagenet, clip, half or none");
         }
+    } else if (key == "decode") {
+        if (value != "fast" && value != "full")
+            return bad("fast (large JPEGs decoded at a reduced scale) or full");
+        input.fastDecode = value == "fast";
     } else {
         return false;
     }
@@ -113,8 +123,8 @@ Expected<void> preprocessImage(const cv::Mat& decoded, const ModelInput& input, 
     cv::cvtColor(decoded, rgb, decoded.channels() == 1 ? cv::COLOR_GRAY2RGB : cv::COLOR_BGR2RGB);
     const int s = input.size;
     if (rgb.cols != s || rgb.rows != s) {
-        // Shorter side to round(size / crop), the other in proportion (timm rounds the same way).
-        const int shorter = std::max(s, int(std::floor(double(s) / input.crop)));
+        // Shorter side to floor(size / crop), the other in proportion (as timm does).
+        const int shorter = input.resizedShorterSide();
         const double scale = double(shorter) / double(std::min(rgb.cols, rgb.rows));
         const cv::Size resized(std::max(s, int(std::lround(rgb.cols * scale))), std::max(s, int(std::lround(rgb.rows * scale))));
         const int method = scale < 1.0 ? cv::INTER_AREA

@@ -2,6 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+
 namespace labelprop {
 
 PixelLayout pixelLayout(const ImageSource& source, int side, bool rgb)
@@ -13,7 +15,9 @@ std::optional<std::string> loadPixelRow(const ImageSource& source, std::size_t i
 {
     const cv::Size size = layout.size;
     const int channels = layout.channels;
-    auto decoded = source.decode(i);
+    // A photo is shrunk to a few dozen pixels here: decoding it at a JPEG's reduced scale changes
+    // nothing visible at that size and saves most of the decode.
+    auto decoded = source.decodeForSize(i, std::max(size.width, size.height));
     if (!decoded)
         return decoded.error().message;
     try {

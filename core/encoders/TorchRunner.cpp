@@ -33,50 +33,87 @@ const char* dtypeName(torch::ScalarType t)
     }
 }
 
-// One decoded batch: rows [begin, end) of the source, those that decoded packed at the front.
-struct DecodedBatch {
+// One batch on its way to the network: rows [begin, end) of the source, decoded in place by any
+// number of workers (one image each at a time), so that 16 cores can fill one batch of 128.
+struct BatchSlot {
     std::size_t begin = 0, end = 0;
-    std::vector<float> pixels;              // kept x 3 x S x S
-    std::vector<std::size_t> kept;          // source indices of the packed rows
-    std::vector<std::string> skipped;       // "path: reason"
+    // [end - begin, 3, S, S] float32 planar RGB; in page-locked memory when the network runs on a
+    // GPU, so that the copy to it is one DMA transfer that need not be staged by the driver.
+    torch::Tensor pixels;
+    std::vector<std::uint8_t> decoded;                     // per row: 1 when its pixels are valid
+    std::vector<std::pair<std::size_t, std::string>> skipped; // (row, "path: reason")
+    std::size_t pending = 0;                               // rows not finished yet
 };
 
-// Decode workers fill batches in order of claim; the network takes them in index order.
-class BatchQueue {
+// Hands out the source's rows to decode workers in order, at most kBatchesAhead batches ahead of
+// the network, and gives the network each batch once all its rows are finished.
+class DecodeQueue {
 public:
-    BatchQueue(std::size_t batches)
-        : m_batches(batches)
+    DecodeQueue(std::size_t rows, std::size_t batch, int side, bool pinned)
+        : m_rows(rows)
+        , m_batch(batch)
+        , m_side(side)
+        , m_pinned(pinned)
     {
     }
-    // A worker's next batch index, or nullopt when all are claimed, the run stopped, or it must
-    // wait because the network is kBatchesAhead behind (it then waits here).
-    std::optional<std::size_t> claim()
+    struct Claim {
+        BatchSlot* slot; // stays valid until the network takes the batch, which waits for this row
+        std::size_t row; // source index
+    };
+    // A worker's next row, or nullopt when all are claimed or the run stopped; waits while the
+    // row's batch is kBatchesAhead ahead of the network.
+    std::optional<Claim> claim()
     {
         std::unique_lock lock(m_mutex);
-        m_space.wait(lock, [&] { return m_stop || m_next >= m_batches || m_next < m_taken + kBatchesAhead; });
-        if (m_stop || m_next >= m_batches)
+        m_space.wait(lock, [&] { return m_stop || m_next >= m_rows || m_next / m_batch < m_taken + kBatchesAhead; });
+        if (m_stop || m_next >= m_rows)
             return std::nullopt;
-        return m_next++;
+        const std::size_t b = m_next / m_batch;
+        auto& slot = m_slots[b];
+        if (!slot) {
+            slot = std::make_unique<BatchSlot>();
+            slot->begin = b * m_batch;
+            slot->end = std::min(m_rows, slot->begin + m_batch);
+            const auto count = std::int64_t(slot->end - slot->begin);
+            slot->pixels = torch::empty({count, 3, m_side, m_side},
+                                        torch::TensorOptions().dtype(torch::kFloat).pinned_memory(m_pinned));
+            slot->decoded.assign(std::size_t(count), 0);
+            slot->pending = std::size_t(count);
+        }
+        return Claim{slot.get(), m_next++};
     }
-    void put(std::size_t index, DecodedBatch batch)
+    // A worker is done with `claim`'s row: decoded, or skipped for `error`.
+    void finish(const Claim& claim, std::optional<std::string> error)
     {
         {
             std::lock_guard lock(m_mutex);
-            m_ready.emplace(index, std::move(batch));
+            const std::size_t r = claim.row - claim.slot->begin;
+            if (error)
+                claim.slot->skipped.emplace_back(r, std::move(*error));
+            else
+                claim.slot->decoded[r] = 1;
+            if (--claim.slot->pending > 0)
+                return;
         }
         m_filled.notify_all();
     }
-    // Batch `index` once decoded (the network's thread); nullopt when the run stopped.
-    std::optional<DecodedBatch> take(std::size_t index)
+    // Batch `index` once all its rows are finished (the network's thread); nullopt when the run stopped.
+    std::optional<BatchSlot> take(std::size_t index)
     {
         std::unique_lock lock(m_mutex);
-        m_filled.wait(lock, [&] { return m_stop || m_ready.count(index) > 0; });
+        m_filled.wait(lock, [&] {
+            if (m_stop)
+                return true;
+            const auto found = m_slots.find(index);
+            return found != m_slots.end() && found->second->pending == 0;
+        });
         if (m_stop)
             return std::nullopt;
-        DecodedBatch b = std::move(m_ready.at(index));
-        m_ready.erase(index);
+        BatchSlot b = std::move(*m_slots.at(index));
+        m_slots.erase(index);
         ++m_taken;
         m_space.notify_all();
+        std::sort(b.skipped.begin(), b.skipped.end()); // source order, whichever worker finished first
         return b;
     }
     void stop()
@@ -90,35 +127,28 @@ public:
     }
 
 private:
+    const std::size_t m_rows, m_batch;
+    const int m_side;
+    const bool m_pinned;
     std::mutex m_mutex;
     std::condition_variable m_space, m_filled;
-    std::map<std::size_t, DecodedBatch> m_ready;
-    std::size_t m_batches = 0, m_next = 0, m_taken = 0;
+    std::map<std::size_t, std::unique_ptr<BatchSlot>> m_slots; // claimed, not yet taken
+    std::size_t m_next = 0, m_taken = 0;
     bool m_stop = false;
 };
 
-DecodedBatch decodeBatch(const ImageSource& source, const ModelInput& input, std::size_t begin, std::size_t end)
+// Decodes and preprocesses one row into its slot; the error ("path: reason") when it cannot.
+std::optional<std::string> decodeRow(const ImageSource& source, const ModelInput& input, BatchSlot& slot,
+                                     std::size_t row)
 {
-    DecodedBatch b;
-    b.begin = begin;
-    b.end = end;
+    auto image = source.decodeForSize(row, input.fastDecode ? input.resizedShorterSide() : 0);
+    if (!image)
+        return image.error().message;
     const std::size_t floats = 3 * std::size_t(input.size) * std::size_t(input.size);
-    b.pixels.resize((end - begin) * floats);
-    for (std::size_t i = begin; i < end; ++i) {
-        const std::string& path = source.item(i).path;
-        auto image = source.decode(i);
-        if (!image) {
-            b.skipped.push_back(image.error().message);
-            continue;
-        }
-        if (auto ok = preprocessImage(*image, input, b.pixels.data() + b.kept.size() * floats, path); !ok) {
-            b.skipped.push_back(ok.error().message);
-            continue;
-        }
-        b.kept.push_back(i);
-    }
-    b.pixels.resize(b.kept.size() * floats);
-    return b;
+    float* out = slot.pixels.data_ptr<float>() + (row - slot.begin) * floats;
+    if (auto ok = preprocessImage(*image, input, out, source.item(row).path); !ok)
+        return ok.error().message;
+    return std::nullopt;
 }
 
 } // namespace
@@ -187,16 +217,17 @@ Expected<EncodedSet> runImageModel(const ImageSource& source, const TorchRunOpti
         std::size_t(options.batch > 0 ? options.batch : (options.placement.device.is_cuda() ? 128 : 16));
     const std::size_t batches = (n + batch - 1) / batch;
     const int side = options.input.size;
-    BatchQueue queue(batches);
+    const bool cuda = options.placement.device.is_cuda();
+    DecodeQueue queue(n, batch, side, /*pinned=*/cuda);
     std::exception_ptr decodeError;
     std::mutex errorMutex;
     std::vector<std::jthread> workers;
-    const int decoders = std::max(1, std::min<int>(threads, int(batches)));
+    const int decoders = int(std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(threads), n)));
     for (int w = 0; w < decoders; ++w)
         workers.emplace_back([&] {
             try {
-                while (const auto b = queue.claim())
-                    queue.put(*b, decodeBatch(source, options.input, *b * batch, std::min(n, (*b + 1) * batch)));
+                while (const auto claim = queue.claim())
+                    queue.finish(*claim, decodeRow(source, options.input, *claim->slot, claim->row));
             } catch (...) {
                 std::lock_guard lock(errorMutex);
                 decodeError = std::current_exception();
@@ -223,23 +254,37 @@ Expected<EncodedSet> runImageModel(const ImageSource& source, const TorchRunOpti
             auto decoded = queue.take(b);
             if (!decoded)
                 break; // a decode worker failed: reported below
-            out.skipped.insert(out.skipped.end(), decoded->skipped.begin(), decoded->skipped.end());
-            const auto kept = std::int64_t(decoded->kept.size());
-            if (kept > 0) {
-                torch::Tensor images = torch::from_blob(decoded->pixels.data(), {kept, 3, side, side}, torch::kFloat);
-                images = images.to(options.placement.device, options.placement.dtype);
+            for (auto& [row, why] : decoded->skipped)
+                out.skipped.push_back(std::move(why));
+            std::vector<std::int64_t> kept;
+            for (std::size_t r = 0; r < decoded->decoded.size(); ++r)
+                if (decoded->decoded[r])
+                    kept.push_back(std::int64_t(r));
+            if (!kept.empty()) {
+                torch::Tensor images = decoded->pixels;
+                if (kept.size() < decoded->decoded.size()) {
+                    images = images.index_select(0, torch::tensor(kept, torch::kLong));
+                    if (cuda)
+                        images = images.pin_memory();
+                }
+                // non_blocking: from page-locked memory the copy is asynchronous; the features'
+                // copy back below waits for it (and `decoded` outlives that).
+                images = images.to(options.placement.device, torch::kFloat, /*non_blocking=*/cuda)
+                             .to(options.placement.dtype);
                 torch::Tensor features = forward(images).to(torch::kCPU, torch::kFloat).contiguous();
-                if (features.dim() != 2 || features.size(0) != kept)
+                const auto count = std::int64_t(kept.size());
+                if (features.dim() != 2 || features.size(0) != count)
                     throw std::runtime_error("the network returned a tensor of shape " + c10::str(features.sizes())
-                                             + " for a batch of " + std::to_string(kept) + " images; expected ["
-                                             + std::to_string(kept) + ", D]");
+                                             + " for a batch of " + std::to_string(count) + " images; expected ["
+                                             + std::to_string(count) + ", D]");
                 if (dims == 0)
                     dims = features.size(1);
                 features = torch::nn::functional::normalize(
                     features, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1).eps(1e-12));
                 const float* f = features.data_ptr<float>();
-                rows.insert(rows.end(), f, f + kept * dims);
-                for (const auto i : decoded->kept) {
+                rows.insert(rows.end(), f, f + count * dims);
+                for (const auto r : kept) {
+                    const std::size_t i = decoded->begin + std::size_t(r);
                     out.items.push_back(source.item(i));
                     out.sourceIndices.push_back(i);
                 }

@@ -4,11 +4,13 @@
 // the calling thread, in batches. Internal to core/encoders; the only part of them besides the
 // encoders themselves that sees LibTorch.
 //
-//   decode workers:  item -> cv::Mat -> 3 x S x S floats into batch b's buffer   (b = 0, 1, ...)
-//   calling thread:  batch b (once decoded) -> device, dtype -> forward -> [B, D] -> rows
+//   decode workers:  item -> cv::Mat -> 3 x S x S floats into its row of batch b's buffer
+//                    (every worker takes the next item, so all of them fill one batch together)
+//   calling thread:  batch b (once all its rows are done) -> device, dtype -> forward -> [B, D] -> rows
 //
-// At most `kBatchesAhead` batches are decoded ahead of the network, so memory stays at a few
-// batches (ViT at 224 px: 0.6 MB per image) whatever the source's size.
+// At most `kBatchesAhead` (3) batches are decoded ahead of the network, so memory stays at a few
+// batches (ViT at 224 px: 0.6 MB per image) whatever the source's size. On a GPU the batch
+// buffers are page-locked, and the copy to the device is asynchronous.
 //
 // Thread-safety: runImageModel() may run concurrently with itself; `forward` is called on the
 // calling thread only. LibTorch's intra-op thread count and OpenBLAS's are process-wide: they are

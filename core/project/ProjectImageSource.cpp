@@ -39,7 +39,7 @@ Expected<std::unique_ptr<ProjectImageSource>> ProjectImageSource::open(const Pro
     return s;
 }
 
-Expected<cv::Mat> ProjectImageSource::decode(std::size_t i) const
+Expected<cv::Mat> ProjectImageSource::decodeForSize(std::size_t i, int minSide) const
 {
     if (i >= m_items.size())
         return fail(describe() + ": item " + std::to_string(i) + " does not exist");
@@ -50,7 +50,7 @@ Expected<cv::Mat> ProjectImageSource::decode(std::size_t i) const
     }
     if (m_missing[i])
         return fail(m_items[i].path + ": the file was missing at the last import; re-import or relink the project");
-    return decodeImageFile(itemFilePath(m_info, m_items[i].path));
+    return decodeImageFile(itemFilePath(m_info, m_items[i].path), kMaxImagePixels, minSide);
 }
 
 std::string ProjectImageSource::describe() const

@@ -25,7 +25,8 @@ public:
     [[nodiscard]] std::size_t size() const override { return m_items.size(); }
     [[nodiscard]] const Item& item(std::size_t i) const override { return m_items.at(i); }
     // Errors name the item's file, or say that the item is missing from the data set.
-    [[nodiscard]] Expected<cv::Mat> decode(std::size_t i) const override;
+    [[nodiscard]] Expected<cv::Mat> decode(std::size_t i) const override { return decodeForSize(i, 0); }
+    [[nodiscard]] Expected<cv::Mat> decodeForSize(std::size_t i, int minSide) const override;
     [[nodiscard]] std::string describe() const override;
 
 private:

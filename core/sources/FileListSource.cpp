@@ -19,13 +19,13 @@ FileListSource::FileListSource(SourceKind kind, fs::path root, std::vector<Item>
     m_warnings = std::move(warnings);
 }
 
-Expected<cv::Mat> FileListSource::decode(std::size_t i) const
+Expected<cv::Mat> FileListSource::decodeForSize(std::size_t i, int minSide) const
 {
     if (i >= m_items.size())
         return fail(describe() + ": item " + std::to_string(i) + " does not exist (there are "
                     + std::to_string(m_items.size()) + ")");
     const fs::path p(m_items[i].path);
-    return decodeImageFile((p.is_absolute() ? p : m_root / p).string());
+    return decodeImageFile((p.is_absolute() ? p : m_root / p).string(), kMaxImagePixels, minSide);
 }
 
 std::string FileListSource::describe() const

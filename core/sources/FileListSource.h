@@ -24,7 +24,8 @@ public:
     [[nodiscard]] std::size_t size() const override { return m_items.size(); }
     [[nodiscard]] const Item& item(std::size_t i) const override { return m_items.at(i); }
     // decodeImageFile() of the item's path, resolved against the root when relative.
-    [[nodiscard]] Expected<cv::Mat> decode(std::size_t i) const override;
+    [[nodiscard]] Expected<cv::Mat> decode(std::size_t i) const override { return decodeForSize(i, 0); }
+    [[nodiscard]] Expected<cv::Mat> decodeForSize(std::size_t i, int minSide) const override;
     // e.g. "imagefolder /data/pets: 1200 images in 3 classes", "csv /data: 10 images, 4 labeled with 2 labels".
     [[nodiscard]] std::string describe() const override;
 

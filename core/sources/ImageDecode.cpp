@@ -211,7 +211,18 @@ std::optional<ImageDimensions> readImageDimensions(std::span<const std::uint8_t>
     return std::nullopt;
 }
 
-Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixels)
+int jpegReductionFor(const ImageDimensions& dims, int minSide)
+{
+    if (!dims.isJpeg || minSide <= 0)
+        return 1;
+    const std::int64_t shorter = std::min(dims.width, dims.height);
+    int reduction = 1;
+    while (reduction < 8 && shorter / (2 * reduction) >= 2 * std::int64_t(minSide))
+        reduction *= 2;
+    return reduction;
+}
+
+Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixels, int minSide)
 {
     auto bytes = readWholeFile(path);
     if (!bytes)
@@ -221,7 +232,7 @@ Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixel
         std::int64_t pixels = 0;
         if (__builtin_mul_overflow(dims->width, dims->height, &pixels))
             pixels = std::numeric_limits<std::int64_t>::max();
-        int reduction = 1;
+        int reduction = jpegReductionFor(*dims, minSide);
         if (dims->isJpeg) { // libjpeg decodes at 1/2, 1/4 or 1/8 scale for little more than the cost of the output
             while (reduction < 8 && pixels / (std::int64_t(reduction) * reduction) > maxPixels)
                 reduction *= 2;

@@ -46,6 +46,14 @@ public:
     // are scaled, transparent pixels are composited over white. An empty, missing, corrupt or unsupported file, or one over the
     // size limits (see decodeImageFile), gives an error naming its path; i >= size() is an error too.
     [[nodiscard]] virtual Expected<cv::Mat> decode(std::size_t i) const = 0;
+    // decode(i) for a caller that shrinks the image to about `minSide` pixels on its shorter side
+    // (an encoder, a thumbnail): a large JPEG may come back smaller, never under 2 x minSide on
+    // its shorter side, decoded for a fraction of the cost (decodeImageFile's minSide).
+    [[nodiscard]] virtual Expected<cv::Mat> decodeForSize(std::size_t i, int minSide) const
+    {
+        (void)minSide;
+        return decode(i);
+    }
     // The size every image has, when the source guarantees one (IDX: 28x28 for MNIST).
     [[nodiscard]] virtual std::optional<cv::Size> fixedImageSize() const { return std::nullopt; }
     // One line for logs and the UI, e.g. "imagefolder /data/pets: 1200 images in 3 classes".

@@ -28,6 +28,12 @@ public:
             return fail(describe() + ": item " + std::to_string(i) + " does not exist");
         return m_base.decode(m_indices[i]);
     }
+    [[nodiscard]] Expected<cv::Mat> decodeForSize(std::size_t i, int minSide) const override
+    {
+        if (i >= m_indices.size())
+            return fail(describe() + ": item " + std::to_string(i) + " does not exist");
+        return m_base.decodeForSize(m_indices[i], minSide);
+    }
     [[nodiscard]] std::optional<cv::Size> fixedImageSize() const override { return m_base.fixedImageSize(); }
     [[nodiscard]] std::string describe() const override
     {

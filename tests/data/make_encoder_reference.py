@@ -8,7 +8,8 @@ written here independently with Python's OpenCV.
 usage: make_encoder_reference.py OUTDIR
 writes OUTDIR/images/*, vit.pth (torch.save(model.state_dict()): an OrderedDict), vit.safetensors
 (the same tensors), cnn.pt (torch.jit.trace of a small CNN), vit_ref.npy / cnn_ref.npy (rows in
-the order of paths.txt, L2-normalised), paths.txt (file names, one per line). Exit status 3 when
+the order of paths.txt, L2-normalised; large JPEGs read at reduced scale as decode=fast does),
+vit_ref_full.npy (the ViT with every image decoded whole: decode=full), paths.txt (file names, one per line). Exit status 3 when
 torch, torchvision or cv2 cannot be imported.
 """
 
@@ -35,10 +36,10 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def smooth_image(rng, h, w, c):
+def smooth_image(rng, h, w, c, sigma=None):
     """Blurred noise: structure at several scales, so that resizing and cropping matter."""
     x = rng.integers(0, 256, (h, w, c)).astype(np.uint8)
-    return cv2.GaussianBlur(x, (0, 0), sigmaX=max(1.0, min(h, w) / 20))
+    return cv2.GaussianBlur(x, (0, 0), sigmaX=sigma or max(1.0, min(h, w) / 20))
 
 
 def write_images(folder):
@@ -53,16 +54,30 @@ def write_images(folder):
     cv2.imwrite(f"{folder}/d_exact.png", smooth_image(rng, 224, 224, 3))                  # already 224: unchanged
     cv2.imwrite(f"{folder}/e_tall.webp", smooth_image(rng, 400, 100, 3), [cv2.IMWRITE_WEBP_QUALITY, 101])
     cv2.imwrite(f"{folder}/f_wide.png", smooth_image(rng, 90, 1000, 3))
+    # Large enough that decode=fast reads it at 1/2 scale for 224 px, at 1/8 for 32 px; fine
+    # detail, so that the reduced decode's pixels differ from the full one's.
+    cv2.imwrite(f"{folder}/h_large.jpg", smooth_image(rng, 1100, 1400, 3, sigma=3), [cv2.IMWRITE_JPEG_QUALITY, 90])
     with open(f"{folder}/g_corrupt.png", "wb") as f:
         f.write(b"this is text, not a PNG\n")
 
 
-def decode(path):
-    """As core/sources/ImageDecode.cpp: PNG and WebP unchanged (alpha kept), then alpha over white."""
+REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def decode(path, min_side=0):
+    """As core/sources/ImageDecode.cpp: PNG and WebP unchanged (alpha kept), then alpha over white.
+    With min_side (decode=fast), a JPEG is read at the largest scale 1/2, 1/4, 1/8 that leaves its
+    shorter side at least 2 * min_side."""
     unchanged = path.endswith((".png", ".webp"))
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED if unchanged else (cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR))
     if img is None:
         return None
+    if path.endswith(".jpg") and min_side > 0:
+        reduction = 1
+        while reduction < 8 and min(img.shape[:2]) // (2 * reduction) >= 2 * min_side:
+            reduction *= 2
+        if reduction > 1:
+            img = cv2.imread(path, REDUCED[reduction])
     if img.ndim == 3 and img.shape[2] == 4:
         a = img[:, :, 3:4].astype(np.int64)
         img = ((img[:, :, :3].astype(np.int64) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
@@ -101,7 +116,8 @@ def main():
     names = sorted(n for n in os.listdir(folder) if not n.startswith("g_"))
     with open(f"{out}/paths.txt", "w") as f:
         f.write("".join(n + "\n" for n in names))
-    images = [decode(f"{folder}/{n}") for n in names]
+    # decode=fast, the default: what the encoder's resize needs (floor(size / crop) px) decides.
+    images = [decode(f"{folder}/{n}", min_side=256) for n in names]
     torch.set_num_threads(1)
 
     vit = VisionTransformer(image_size=224, patch_size=16, num_layers=2, num_heads=3, hidden_dim=192, mlp_dim=768)
@@ -117,6 +133,11 @@ def main():
         tokens = torch.cat([vit.class_token.expand(x.shape[0], -1, -1), tokens], dim=1)
         features = vit.encoder(tokens)[:, 0]  # the class token after encoder.ln, what heads read
     np.save(f"{out}/vit_ref.npy", normalised(features.numpy()))
+    # decode=full: every image decoded whole, as cv2.imread gives it.
+    x = torch.from_numpy(np.stack([preprocess(decode(f"{folder}/{n}")) for n in names]))
+    with torch.no_grad():
+        tokens = torch.cat([vit.class_token.expand(x.shape[0], -1, -1), vit._process_input(x)], dim=1)
+        np.save(f"{out}/vit_ref_full.npy", normalised(vit.encoder(tokens)[:, 0].numpy()))
 
     # A TorchScript module of another kind: a small CNN at 32 px, no border cut (crop=1).
     cnn = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 3),
@@ -125,7 +146,8 @@ def main():
     for p in cnn.parameters():
         torch.nn.init.normal_(p, std=0.3)
     cnn.eval()
-    x32 = torch.from_numpy(np.stack([preprocess(i, size=32, crop=1.0) for i in images]))
+    images32 = [decode(f"{folder}/{n}", min_side=32) for n in names]
+    x32 = torch.from_numpy(np.stack([preprocess(i, size=32, crop=1.0) for i in images32]))
     traced = torch.jit.trace(cnn, x32[:1])
     traced.save(f"{out}/cnn.pt")
     with torch.no_grad():
