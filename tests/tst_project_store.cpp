@@ -6,6 +6,7 @@
 #include "TestSupport.h"
 
 #include "core/sources/ImageSource.h"
+#include "core/project/EmbeddingCache.h"
 #include "core/project/ProjectEmbeddings.h"
 #include "core/project/ProjectExport.h"
 #include "core/project/ProjectImport.h"
@@ -17,6 +18,7 @@
 #include <QtTest>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <tuple>
 #include <sys/mount.h>
@@ -460,6 +462,129 @@ private slots:
         QVERIFY(again);
         QCOMPARE(again->encodedNow, std::int64_t(33));
         QVERIFY(!again->warnings.empty());
+    }
+
+    // The cache file grows by appended segments: old rows are never rewritten, a save cut short
+    // or a damaged segment loses only what follows it, the older one-block layout still loads,
+    // and two sessions saving to one file keep each other's rows.
+    void embeddingCacheAppendsSegments()
+    {
+        QTemporaryDir tmp;
+        const std::string folder = tmp.path().toStdString();
+        const std::string id = "test-encoder,size=4";
+        const auto hashOf = [](int i) { return hashText("image " + std::to_string(i)); };
+        const auto rowsFor = [](int first, int count) {
+            EmbeddingMatrix m(count, 4);
+            for (int r = 0; r < count; ++r)
+                for (int c = 0; c < 4; ++c)
+                    m(r, c) = float(first + r) + 0.25f * float(c);
+            return m;
+        };
+        const auto addRows = [&](EmbeddingCache& cache, int first, int count) {
+            std::vector<ContentHash> hashes;
+            for (int i = first; i < first + count; ++i)
+                hashes.push_back(hashOf(i));
+            QVERIFY(cache.add(hashes, rowsFor(first, count)));
+            QVERIFY(cache.save());
+        };
+        const auto holds = [&](const EmbeddingCache& cache, int count) {
+            if (cache.size() != std::size_t(count))
+                return false;
+            for (int i = 0; i < count; ++i) {
+                const auto row = cache.row(hashOf(i));
+                if (row.size() != 4 || row[3] != float(i) + 0.75f)
+                    return false;
+            }
+            return true;
+        };
+        const std::uint64_t header = 8 + 4 + id.size() + 4;
+        const auto segment = [](std::uint64_t count) { return 8 + count * (16 + 4 * 4) + 32; };
+
+        auto first = EmbeddingCache::load(folder, id);
+        QVERIFY(first.loadWarning().empty());
+        addRows(first, 0, 3);
+        const std::string file = first.filePath();
+        QCOMPARE(fs::file_size(file), header + segment(3));
+        const QByteArray before = readFile(QString::fromStdString(file));
+
+        // A second save appends only the new rows; the bytes already there stay as they were.
+        auto second = EmbeddingCache::load(folder, id);
+        QVERIFY(holds(second, 3));
+        addRows(second, 3, 2);
+        QCOMPARE(fs::file_size(file), header + segment(3) + segment(2));
+        QVERIFY(readFile(QString::fromStdString(file)).startsWith(before));
+        QVERIFY(second.save()); // nothing new: nothing written
+        QCOMPARE(fs::file_size(file), header + segment(3) + segment(2));
+
+        // A save cut short by a crash: its half segment is dropped, the rows before it load.
+        {
+            std::ofstream out(file, std::ios::binary | std::ios::app);
+            const std::uint64_t count = 7;
+            out.write(reinterpret_cast<const char*>(&count), 8);
+            out << "half a segment";
+        }
+        auto third = EmbeddingCache::load(folder, id);
+        QVERIFY(holds(third, 5));
+        QVERIFY2(third.loadWarning().find("unfinished or damaged save") != std::string::npos, third.loadWarning().c_str());
+        addRows(third, 5, 1); // cuts the tail off first
+        QCOMPARE(fs::file_size(file), header + segment(3) + segment(2) + segment(1));
+        auto fourth = EmbeddingCache::load(folder, id);
+        QVERIFY(fourth.loadWarning().empty());
+        QVERIFY(holds(fourth, 6));
+
+        // One flipped bit in the second segment's rows: its check fails, it and all after it go.
+        {
+            std::fstream io(file, std::ios::binary | std::ios::in | std::ios::out);
+            const auto at = std::streamoff(header + segment(3) + 8 + 2 * 16 + 5);
+            io.seekg(at);
+            char c = 0;
+            io.read(&c, 1);
+            c = char(c ^ 0x10);
+            io.seekp(at);
+            io.write(&c, 1);
+        }
+        auto damaged = EmbeddingCache::load(folder, id);
+        QVERIFY(holds(damaged, 3));
+        QVERIFY(!damaged.loadWarning().empty());
+
+        // Two sessions on one file: each appends after the other's segment.
+        fs::remove(file);
+        auto a = EmbeddingCache::load(folder, id);
+        addRows(a, 0, 2);
+        auto b = EmbeddingCache::load(folder, id);
+        addRows(a, 2, 2);
+        addRows(b, 4, 1); // b never saw rows 2 and 3
+        auto both = EmbeddingCache::load(folder, id);
+        QVERIFY(both.loadWarning().empty());
+        QVERIFY(holds(both, 5));
+        // The file deleted under a session (the cache is disposable): its next save starts a new one.
+        fs::remove(file);
+        addRows(b, 5, 1);
+        const auto restarted = EmbeddingCache::load(folder, id);
+        QCOMPARE(restarted.size(), std::size_t(4)); // what b holds: rows 0 and 1 (loaded), 4 and 5
+        QCOMPARE(restarted.row(hashOf(5)).size(), std::size_t(4));
+
+        // The older layout (LPEMB01: count, all hashes, all rows) loads, and its next save rewrites it.
+        {
+            std::ofstream out(file, std::ios::binary | std::ios::trunc);
+            const auto idLength = std::uint32_t(id.size()), dims = std::uint32_t(4);
+            const std::uint64_t count = 2;
+            out.write("LPEMB01\n", 8);
+            out.write(reinterpret_cast<const char*>(&idLength), 4);
+            out << id;
+            out.write(reinterpret_cast<const char*>(&dims), 4);
+            out.write(reinterpret_cast<const char*>(&count), 8);
+            for (int i = 0; i < 2; ++i)
+                out.write(reinterpret_cast<const char*>(hashOf(i).bytes.data()), 16);
+            const EmbeddingMatrix rows = rowsFor(0, 2);
+            out.write(reinterpret_cast<const char*>(rows.data()), 2 * 4 * 4);
+        }
+        auto old = EmbeddingCache::load(folder, id);
+        QVERIFY2(old.loadWarning().empty(), old.loadWarning().c_str());
+        QVERIFY(holds(old, 2));
+        addRows(old, 2, 1);
+        QVERIFY(readFile(QString::fromStdString(file)).startsWith("LPEMB02\n"));
+        QVERIFY(holds(EmbeddingCache::load(folder, id), 3));
     }
 
     void reviewDecisionsAreUndoable()

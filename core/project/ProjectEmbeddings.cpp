@@ -7,7 +7,6 @@
 #include "core/sources/SubsetSource.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <unordered_map>
 #include <numeric>
@@ -16,10 +15,9 @@
 namespace labelprop {
 
 namespace {
-// Items encoded between two looks at the clock (and cache additions), and how often a long encode
-// saves what it has: a save rewrites the whole cache file (3 GB for 1M x 768 floats, seconds).
+// Items encoded between two cache saves. A save appends only the chunk's rows (EmbeddingCache.h:
+// 12 MB for 4096 x 768 floats), so a crash loses at most the chunk being encoded.
 constexpr std::size_t kEncodeChunk = 4096;
-constexpr int kSaveEverySeconds = 120;
 } // namespace
 
 #define LP_PROJECT_TRY(expr)                                                                                           \
@@ -129,6 +127,15 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
     EmbeddingCache cache = EmbeddingCache::load(store.cacheFolder(), out.encoderId);
     if (!cache.loadWarning().empty())
         out.warnings.push_back(cache.loadWarning());
+    // A cache that cannot be written costs encoding again later, not this result: warned once.
+    bool cacheWarned = false;
+    const auto saveCache = [&] {
+        if (auto r = cache.save(); !r && !cacheWarned) {
+            cacheWarned = true;
+            out.warnings.push_back("the embedding cache was not saved (" + r.error().message
+                                   + "); what it lacks will be encoded again next time");
+        }
+    };
     // Items an encoder could not read are marked unreadable in the project (when it is writable).
     std::vector<ContentHash> failedHashes;
     if (fitted) {
@@ -160,12 +167,10 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
         std::vector<ContentHash> missingHashes;
         for (const auto k : located)
             missingHashes.push_back(candidates[k].hash);
-        // In chunks, each added to the cache as it finishes, and the cache saved at least every
-        // kSaveEverySeconds and whenever encoding stops (done, cancelled or failed): an encode of
-        // a large set with a ViT takes hours on a CPU, and a cancel or a crash near its end must
-        // not throw the finished part away. The next run encodes only what is missing.
-        const auto started = std::chrono::steady_clock::now();
-        auto lastSave = started;
+        // In chunks, each added to the cache and saved as it finishes, and the cache saved
+        // whenever encoding stops (done, cancelled or failed): an encode of a large set with a ViT
+        // takes hours on a CPU, and a cancel or a crash near its end must not throw the finished
+        // part away. The next run encodes only what is missing.
         for (std::size_t begin = 0; begin < missing.size(); begin += kEncodeChunk) {
             const std::size_t end = std::min(missing.size(), begin + kEncodeChunk);
             SubsetSource subset(*source, std::vector<std::size_t>(missing.begin() + std::ptrdiff_t(begin),
@@ -175,8 +180,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
             };
             auto encoded = frozen->encode(subset, chunkProgress);
             if (!encoded) {
-                if (auto r = cache.save(); !r)
-                    out.warnings.push_back("the embedding cache was not saved (" + r.error().message + ")");
+                saveCache();
                 return std::unexpected(encoded.error());
             }
             std::vector<ContentHash> hashes;
@@ -192,16 +196,11 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
                 return std::unexpected(r.error());
             out.encodedNow += std::int64_t(hashes.size());
             out.skipped.insert(out.skipped.end(), encoded->skipped.begin(), encoded->skipped.end());
-            const auto now = std::chrono::steady_clock::now();
-            if (end < missing.size() && now - lastSave >= std::chrono::seconds(kSaveEverySeconds)) {
-                if (auto r = cache.save(); !r)
-                    out.warnings.push_back("the embedding cache was not saved (" + r.error().message + ")");
-                lastSave = now;
-            }
+            if (end < missing.size())
+                saveCache();
         }
     }
-    if (auto r = cache.save(); !r)
-        out.warnings.push_back("the embedding cache was not saved (" + r.error().message + "); it will be rebuilt");
+    saveCache();
 
     if (!failedHashes.empty() && !store.readOnly()) {
         std::set<ContentHash, ContentHashLess> failed(failedHashes.begin(), failedHashes.end());
