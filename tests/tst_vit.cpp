@@ -4,6 +4,9 @@
 // user's (readWeights: torch.save(OrderedDict) and safetensors), runs the native ViT and compares
 // (max abs difference <= 1e-4 in fp32). Also: configuration read from the shapes, position-embedding interpolation
 // against timm's algorithm, DeiT's distillation token, options, bf16, and every kind of bad file.
+// The timm and DINOv2 variants (layer scale, fc_norm, register tokens, no_embed_class, DINOv2's
+// layout at patch 14) are compared the same way against the script's plain-torch forward passes of
+// timm's and DINOv2's models (there is no timm here), at their own size and resampled.
 // Skipped with a message when /usr/bin/python3 has no torch or torchvision.
 
 // LibTorch before Qt: Qt's keyword macros (slots, signals, emit) must not reach LibTorch's headers.
@@ -22,9 +25,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <cstring>
 
 using namespace labelprop::models;
+
+Q_DECLARE_METATYPE(labelprop::models::ViTPositionSlots)
 
 namespace {
 
@@ -97,6 +103,12 @@ private Q_SLOTS:
     void interpolation_data();
     void interpolation();
     void distillationToken();
+    void variants_data();
+    void variants();
+    void variantInterpolation_data();
+    void variantInterpolation();
+    void variantRoundTrip();
+    void unsupportedAtLoad();
     void prefixAndLegacyNames();
     void optionsOverride();
     void ownWeightsRoundTrip();
@@ -114,6 +126,31 @@ private:
             if (t.name == key)
                 return t.value;
         qFatal("no %s in the %s reference", key, qPrintable(caseName));
+    }
+    // Loads `weights` with `options` once per pooling the case's reference has (cls only where
+    // the model has a class token) and compares the features of the reference's `prefix`input
+    // with its `prefix`cls / `prefix`mean (prefix "" or "interp_"). Returns what differs by more
+    // than kTolerance, "" when nothing does.
+    QString referenceMismatch(const StateDict& weights, const QString& caseName, const std::string& prefix,
+                              ViTLoadOptions options) const
+    {
+        const StateDict ref = dict(caseName + QStringLiteral("_reference.pt"));
+        QString failures;
+        for (const bool mean : {false, true}) {
+            const std::string key = prefix + (mean ? "mean" : "cls");
+            const NamedTensor* expected = findTensor(ref, key);
+            if (!expected)
+                continue;
+            options.pooling = mean ? ViTPooling::MeanPatchTokens : ViTPooling::ClassToken;
+            const LoadedViT vit = loadViT(weights, "ref.pt", options);
+            const torch::Tensor features = vit.model->forward(findTensor(ref, prefix + "input")->value);
+            const double diff =
+                features.sizes() == expected->value.sizes() ? maxAbsDiff(features, expected->value) : INFINITY;
+            qInfo("%s: max abs difference %.3g", key.c_str(), diff);
+            if (!(diff <= kTolerance))
+                failures += QStringLiteral("%1: max abs difference %2; ").arg(QString::fromStdString(key)).arg(diff);
+        }
+        return failures;
     }
 
     QTemporaryDir m_dir;
@@ -318,6 +355,187 @@ void TestViT::distillationToken()
     }
 }
 
+void TestViT::variants_data()
+{
+    QTest::addColumn<QString>("caseName"); // the reference: CASE_reference.pt (make_vit_reference.py's VARIANTS)
+    QTest::addColumn<QString>("fileName");
+    QTest::addColumn<int>("imageSize");
+    QTest::addColumn<int>("patch");
+    QTest::addColumn<bool>("classToken");
+    QTest::addColumn<int>("registers");
+    QTest::addColumn<ViTPositionSlots>("slots");
+    QTest::addColumn<bool>("layerScale");
+    QTest::addColumn<bool>("fcNorm");
+    QTest::addColumn<QStringList>("ignored");
+    struct Row {
+        const char* name;
+        const char* caseName;
+        const char* fileName;
+        int imageSize, patch;
+        bool classToken;
+        int registers;
+        ViTPositionSlots slots;
+        bool layerScale, fcNorm;
+        QStringList ignored;
+    };
+    const QStringList head{"head.bias", "head.weight"}, mask{"mask_token"};
+    using S = ViTPositionSlots;
+    const Row rows[] = {
+        {"layer scale (timm ls1.gamma)", "ls", "ls_timm.pt", 32, 4, true, 0, S::AllTokens, true, false, head},
+        {"layer scale (BEiT gamma_1)", "ls", "ls_gamma.pt", 32, 4, true, 0, S::AllTokens, true, false, head},
+        {"fc_norm (global_pool avg)", "fcnorm", "fcnorm_timm.pt", 32, 4, true, 0, S::AllTokens, false, true, head},
+        {"timm registers", "reg", "reg_timm.pt", 32, 4, true, 4, S::AllTokens, false, false, head},
+        {"no_embed_class", "noembed", "noembed_timm.pt", 32, 4, true, 0, S::PatchesOnly, false, false, head},
+        {"ViT-reg gap: registers, no class token, no_embed_class, fc_norm", "reggap", "reggap_timm.pt", 32, 4, false,
+         4, S::PatchesOnly, false, true, head},
+        {"DeiT III's own: gamma_1, no_embed_class", "deit3", "deit3_gamma.pt", 32, 4, true, 0, S::PatchesOnly, true,
+         false, head},
+        {"DINOv2 register_tokens, mask_token", "dinov2reg", "dinov2reg_dinov2.pt", 112, 14, true, 4,
+         S::AllButRegisters, true, false, mask},
+        {"DINOv2 registers as timm converts them (safetensors)", "dinov2reg", "dinov2reg_timm_converted.safetensors",
+         112, 14, true, 4, S::PatchesOnly, true, false, {}},
+        {"DINOv2 ViT-S/14 layout at 518 px, mask_token", "dinov2", "dinov2_dinov2.pt", 518, 14, true, 0, S::AllTokens,
+         true, false, mask},
+    };
+    for (const Row& r : rows)
+        QTest::newRow(r.name) << QString(r.caseName) << QString(r.fileName) << r.imageSize << r.patch << r.classToken
+                              << r.registers << r.slots << r.layerScale << r.fcNorm << r.ignored;
+}
+
+void TestViT::variants()
+{
+    QFETCH(QString, caseName);
+    QFETCH(QString, fileName);
+    QFETCH(int, imageSize);
+    QFETCH(int, patch);
+    QFETCH(bool, classToken);
+    QFETCH(int, registers);
+    QFETCH(ViTPositionSlots, slots);
+    QFETCH(bool, layerScale);
+    QFETCH(bool, fcNorm);
+    QFETCH(QStringList, ignored);
+    torch::InferenceMode inference;
+    const StateDict weights = dict(fileName);
+    const LoadedViT vit = loadViT(weights, fileName.toStdString());
+    const ViTConfig& c = vit.model->config();
+    QCOMPARE(c.imageSize, imageSize);
+    QCOMPARE(c.patchSize, patch);
+    QCOMPARE(c.classToken, classToken);
+    QCOMPARE(c.registerTokens, registers);
+    QCOMPARE(c.prefixTokens(), int(classToken) + registers);
+    QCOMPARE(c.positionSlots, slots);
+    QCOMPARE(c.layerScale, layerScale);
+    QCOMPARE(c.normAfterPooling, fcNorm);
+    // The pooling the model was trained with: the class token, or the mean where timm averages.
+    QCOMPARE(c.pooling, classToken && !fcNorm ? ViTPooling::ClassToken : ViTPooling::MeanPatchTokens);
+    std::vector<std::string> expectedIgnored;
+    for (const QString& key : ignored)
+        expectedIgnored.push_back(key.toStdString());
+    QCOMPARE(names(vit.report.ignoredKeys), expectedIgnored);
+
+    // Both poolings are compared where the model has a class token, the mean alone where not.
+    QCOMPARE(findTensor(dict(caseName + "_reference.pt"), "cls") != nullptr, classToken);
+    const QString mismatch = referenceMismatch(weights, caseName, "", {});
+    QVERIFY2(mismatch.isEmpty(), qPrintable(mismatch));
+}
+
+void TestViT::variantInterpolation_data()
+{
+    // Each position-embedding layout resampled to another grid (timm's algorithm), at run time
+    // and at load: 32 -> 48 px (patch 4: 8 -> 12), 112 -> 168 px (patch 14: 8 -> 12), and
+    // DINOv2's 518 -> 224 px (37 -> 16, an antialiased shrink).
+    QTest::addColumn<QString>("caseName");
+    QTest::addColumn<QString>("fileName");
+    QTest::addColumn<bool>("atLoad");
+    const std::pair<const char*, const char*> cases[] = {
+        {"ls", "ls_timm.pt"},
+        {"fcnorm", "fcnorm_timm.pt"},
+        {"reg", "reg_timm.pt"},
+        {"noembed", "noembed_timm.pt"},
+        {"reggap", "reggap_timm.pt"},
+        {"deit3", "deit3_gamma.pt"},
+        {"dinov2reg", "dinov2reg_dinov2.pt"},
+        {"dinov2reg", "dinov2reg_timm_converted.safetensors"},
+        {"dinov2", "dinov2_dinov2.pt"},
+    };
+    for (const auto& [caseName, fileName] : cases)
+        for (const bool atLoad : {false, true})
+            QTest::addRow("%s %s", fileName, atLoad ? "at load" : "at run time") << caseName << fileName << atLoad;
+}
+
+void TestViT::variantInterpolation()
+{
+    QFETCH(QString, caseName);
+    QFETCH(QString, fileName);
+    QFETCH(bool, atLoad);
+    torch::InferenceMode inference;
+    const StateDict weights = dict(fileName);
+    ViTLoadOptions options;
+    if (atLoad) {
+        options.imageSize = reference(caseName, "interp_input").size(2);
+        const LoadedViT vit = loadViT(weights, "ref.pt", options);
+        const ViTConfig& c = vit.model->config();
+        QCOMPARE(c.imageSize, *options.imageSize);
+        QCOMPARE(vit.model->named_parameters()["pos_embed"].size(1),
+                 c.prefixPositionSlots() + c.gridSize() * c.gridSize());
+    }
+    const QString mismatch = referenceMismatch(weights, caseName, "interp_", options);
+    QVERIFY2(mismatch.isEmpty(), qPrintable(mismatch));
+}
+
+void TestViT::variantRoundTrip()
+{
+    // A model's own parameters of each variant layout load back into an equal model: the names
+    // and shapes alone tell the configuration.
+    torch::InferenceMode inference;
+    for (const ViTPositionSlots slots :
+         {ViTPositionSlots::AllTokens, ViTPositionSlots::PatchesOnly, ViTPositionSlots::AllButRegisters}) {
+        ViTConfig config = vitPreset("tiny", 4, 24);
+        config.width = 128;
+        config.heads = 2;
+        config.mlpWidth = 160;
+        config.depth = 2;
+        config.registerTokens = 3;
+        config.positionSlots = slots;
+        config.layerScale = true;
+        config.normAfterPooling = slots == ViTPositionSlots::PatchesOnly;
+        // What loadViT picks by default: fc_norm models average.
+        config.pooling = config.normAfterPooling ? ViTPooling::MeanPatchTokens : ViTPooling::ClassToken;
+        const VisionTransformer source(config);
+        StateDict weights;
+        for (const auto& p : source->named_parameters())
+            weights.push_back({p.key(), p.value().clone()});
+        const LoadedViT vit = loadViT(weights, "own.pt");
+        const ViTConfig& c = vit.model->config();
+        QCOMPARE(c.positionSlots, slots);
+        QCOMPARE(c.registerTokens, 3);
+        QVERIFY(c.layerScale);
+        QCOMPARE(c.normAfterPooling, config.normAfterPooling);
+        QCOMPARE(QString::fromStdString(c.describe()), QString::fromStdString(config.describe()));
+        const torch::Tensor input = torch::randn({2, 3, 24, 24});
+        QCOMPARE(maxAbsDiff(vit.model->forward(input), source->forward(input)), 0.0);
+    }
+}
+
+void TestViT::unsupportedAtLoad()
+{
+    // loadViTWeights on its own (a model made elsewhere) names an unsupported variant among the
+    // unexpected keys too.
+    StateDict weights = dict("s4_timm.pt");
+    VisionTransformer model(inferViTConfig(weights, detectViTLayout(weights, "clip.pt"), "clip.pt"));
+    weights.push_back({"norm_pre.weight", torch::ones({384})});
+    weights.push_back({"norm_pre.bias", torch::zeros({384})});
+    try {
+        (void)loadViTWeights(*model, weights, "clip.pt");
+        QFAIL("the weights loaded");
+    } catch (const ModelError& e) {
+        const QString message = e.what();
+        QVERIFY2(message.contains("clip.pt: these weights do not fit a timm ViT"), e.what());
+        QVERIFY2(message.contains("unexpected keys (2): norm_pre.bias, norm_pre.weight"), e.what());
+        QVERIFY2(message.contains("not supported: a norm before the blocks (timm pre_norm=True: CLIP ViTs)"), e.what());
+    }
+}
+
 void TestViT::prefixAndLegacyNames()
 {
     torch::InferenceMode inference;
@@ -430,9 +648,36 @@ void TestViT::badWeights_data()
                        "layer1.0.conv1.weight", "and 102 more"};
     QTest::addRow("empty") << "ti16_timm.pt" << "empty" << QStringList{"among its 0 keys: (none)"};
     QTest::addRow("position embeddings not a square") << "ti16_timm.pt" << "bad grid"
-        << QStringList{"test.pt: pos_embed is [1, 196, 192]", "1 prefix tokens plus a square grid"};
-    QTest::addRow("timm fc_norm (avg pool head)") << "s4_timm.pt" << "fc_norm"
-        << QStringList{"unexpected keys (2): fc_norm.bias, fc_norm.weight", "fc_norm is timm's norm after average pooling"};
+        << QStringList{"test.pt: pos_embed is [1, 190, 192]; expected 1 prefix-token slots plus a square grid of "
+                       "patches, or a square grid of patches alone (timm no_embed_class)"};
+    QTest::addRow("torchvision position embeddings without a class slot") << "ti16_torchvision.pt" << "grid only"
+        << QStringList{"test.pt: encoder.pos_embedding is [1, 196, 192]; expected 1 prefix-token slots plus a square "
+                       "grid of patches"};
+    QTest::addRow("DINOv2 registers with position slots") << "dinov2reg_dinov2.pt" << "register slots"
+        << QStringList{"test.pt: pos_embed is [1, 69, 128]; expected 1 slots plus a square grid of patches "
+                       "(DINOv2's register_tokens have none)"};
+    QTest::addRow("norm and fc_norm") << "s4_timm.pt" << "fc_norm"
+        << QStringList{"test.pt: has both norm.* (timm's norm of the tokens) and fc_norm.* (its norm after average "
+                       "pooling)"};
+    QTest::addRow("layer scale of a wrong shape") << "ls_timm.pt" << "bad gamma"
+        << QStringList{"test.pt: these weights do not fit a timm ViT", ", layer scale,",
+                       "shape mismatches (1): blocks.1.ls2.gamma expected [128], found [129]"};
+    QTest::addRow("BEiT layer scale of a wrong shape") << "ls_gamma.pt" << "bad gamma_1"
+        << QStringList{"shape mismatches (1): blocks.0.gamma_1 expected [128], found [1, 1, 128]"};
+    QTest::addRow("layer scale missing in a block") << "ls_gamma.pt" << "drop gamma_2"
+        << QStringList{"missing keys (1): blocks.1.ls2.gamma or blocks.1.gamma_2"};
+    QTest::addRow("register tokens of a wrong shape") << "reg_timm.pt" << "bad registers"
+        << QStringList{"test.pt: reg_token is [4, 128]; expected [1, registers, 128]"};
+    QTest::addRow("reg_token and register_tokens") << "reg_timm.pt" << "both registers"
+        << QStringList{"unexpected keys (1): register_tokens"};
+    QTest::addRow("SwiGLU MLP (DINOv2 ViT-g)") << "dinov2_dinov2.pt" << "swiglu"
+        << QStringList{"test.pt: this ViT variant is not supported; the file has",
+                       "a SwiGLU MLP (mlp.w12, mlp.w3: DINOv2's ViT-g/14); this ViT's MLP is fc1, GELU, fc2 "
+                       "(blocks.0.mlp.w12.bias, blocks.0.mlp.w12.weight)",
+                       "Use the weights of a ViT without it"};
+    QTest::addRow("norm before the blocks (CLIP)") << "s4_timm.pt" << "norm_pre"
+        << QStringList{"test.pt: this ViT variant is not supported",
+                       "a norm before the blocks (timm pre_norm=True: CLIP ViTs) (norm_pre.bias, norm_pre.weight)"};
     QTest::addRow("two ViTs in one dict") << "s4_timm.pt" << "two"
         << QStringList{"test.pt: holds 2 ViTs (timm at 'student.', timm at 'teacher.')"};
     QTest::addRow("no blocks") << "s4_timm.pt" << "no blocks" << QStringList{"no transformer blocks (blocks.0.* and on)"};
@@ -461,7 +706,33 @@ void TestViT::badWeights()
     } else if (change == "empty") {
         weights.clear();
     } else if (change == "bad grid") {
-        weights = replaced(weights, "pos_embed", torch::zeros({1, 196, 192}));
+        weights = replaced(weights, "pos_embed", torch::zeros({1, 190, 192}));
+    } else if (change == "grid only") {
+        weights = replaced(weights, "encoder.pos_embedding", torch::zeros({1, 196, 192}));
+    } else if (change == "register slots") {
+        weights = replaced(weights, "pos_embed", torch::zeros({1, 1 + 4 + 64, 128}));
+    } else if (change == "bad gamma") {
+        weights = replaced(weights, "blocks.1.ls2.gamma", torch::ones({129}));
+    } else if (change == "bad gamma_1") {
+        weights = replaced(weights, "blocks.0.gamma_1", torch::ones({1, 1, 128}));
+    } else if (change == "drop gamma_2") {
+        weights = without(weights, "blocks.1.gamma_2");
+    } else if (change == "bad registers") {
+        weights = replaced(weights, "reg_token", torch::zeros({4, 128}));
+    } else if (change == "both registers") {
+        weights.push_back({"register_tokens", torch::zeros({1, 4, 128})});
+    } else if (change == "swiglu") {
+        // DINOv2's ViT-g blocks: SwiGLUFFNFused's w12 packs both halves of the gate, w3 projects back.
+        for (NamedTensor& t : weights)
+            for (const auto& [from, to] : {std::pair{".mlp.fc1.", ".mlp.w12."}, std::pair{".mlp.fc2.", ".mlp.w3."}})
+                if (const auto at = t.name.find(from); at != std::string::npos) {
+                    t.name.replace(at, std::strlen(from), to);
+                    if (std::strcmp(from, ".mlp.fc1.") == 0)
+                        t.value = torch::cat({t.value, t.value});
+                }
+    } else if (change == "norm_pre") {
+        weights.push_back({"norm_pre.weight", torch::ones({384})});
+        weights.push_back({"norm_pre.bias", torch::zeros({384})});
     } else if (change == "fc_norm") {
         weights.push_back({"fc_norm.weight", torch::ones({384})});
         weights.push_back({"fc_norm.bias", torch::zeros({384})});

@@ -1,8 +1,17 @@
 #pragma once
 // Loads the weights a user brings (a StateDict read by WeightsFile.h) into the native
-// VisionTransformer: recognises timm's names (also DINO's and DeiT's checkpoints, which use them)
-// and torchvision's, reads the configuration from the tensors' shapes, and refuses a file that
-// does not fit with one ModelError listing every missing key, unexpected key and shape mismatch.
+// VisionTransformer: recognises timm's names (also DINO's, DINOv2's, DeiT's and DeiT III's
+// checkpoints, which use them) and torchvision's, reads the configuration from the tensors' shapes,
+// and refuses a file that does not fit with one ModelError listing every missing key, unexpected
+// key and shape mismatch.
+//
+// Supported besides the plain ViT, all in timm naming and found from the keys and shapes alone:
+// DeiT's distillation token (dist_token), register tokens (timm reg_token, DINOv2 register_tokens),
+// layer scale (timm and DINOv2 blocks.N.ls1.gamma / ls2.gamma; BEiT's and DeiT III's own
+// blocks.N.gamma_1 / gamma_2), position embeddings without prefix slots (timm no_embed_class) and
+// the norm after average pooling (timm fc_norm). DINOv2's mask_token is reported as ignored.
+// Refused with a message naming the variant: SwiGLU MLPs (DINOv2 ViT-g), a norm before the blocks
+// (CLIP), attention pooling, qk-norm and BEiT's relative position biases.
 //
 // Thread-safety: pure functions over their arguments; loadViTWeights writes the given module,
 // which nothing else may use meanwhile.
@@ -17,7 +26,10 @@
 namespace labelprop::models {
 
 enum class ViTNaming {
-    Timm,        // cls_token, pos_embed, patch_embed.proj, blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}, norm
+    // cls_token, dist_token, reg_token or DINOv2's register_tokens, pos_embed, patch_embed.proj,
+    // blocks.N.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma} (ls1.gamma or
+    // gamma_1, ls2.gamma or gamma_2), norm or fc_norm
+    Timm,
     Torchvision, // class_token, conv_proj, encoder.pos_embedding, encoder.layers.encoder_layer_N.*, encoder.ln
 };
 
@@ -39,7 +51,9 @@ struct ViTLoadOptions {
     // Heads cannot be read from the shapes (qkv is 3D x D whatever the split): without this,
     // width / 64, the head width of every timm, torchvision, DeiT and DINO ViT.
     std::optional<int64_t> heads;
-    std::optional<ViTPooling> pooling;      // default: the class token
+    // default: the mean of the patch tokens for fc_norm models (trained with global_pool='avg') and
+    // models without a class token, else the class token
+    std::optional<ViTPooling> pooling;
     std::optional<double> layerNormEps;     // default: 1e-6
 };
 
@@ -47,7 +61,8 @@ struct ViTLoadOptions {
 struct ViTLoadReport {
     ViTLayout layout;
     // Keys that were deliberately not loaded: classifier heads (timm head.*, head_dist.*,
-    // pre_logits.*; torchvision heads.*) and, under a prefix, everything outside it.
+    // pre_logits.*; torchvision heads.*), the mask_token of masked-image-modelling training
+    // (DINOv2, BEiT) and, under a prefix, everything outside it.
     std::vector<std::string> ignoredKeys;
 };
 
@@ -58,9 +73,12 @@ struct ViTLoadReport {
 [[nodiscard]] ViTLayout detectViTLayout(const StateDict& weights, const std::string& origin);
 
 // The configuration the weights' shapes imply, with `options` applied: width, channels and patch
-// from the patch embedding, image size from the position-embedding grid, depth from the block
-// indices, mlp width from block 0, qkv bias, class and distillation tokens from their presence.
-// Throws ModelError when a key it reads is missing or has an impossible shape.
+// from the patch embedding, depth from the block indices, mlp width from block 0, qkv bias, class,
+// distillation and register tokens, layer scale and fc_norm from their presence, and which tokens
+// the position embedding has slots for plus the image size from its length: [1, prefix + g * g, D]
+// (timm's default), [1, g * g, D] (no_embed_class) or, with DINOv2's register_tokens,
+// [1, 1 + g * g, D]. Throws ModelError when a key it reads is missing or has an impossible shape,
+// or when the file uses a variant that is not supported (naming the variant and its keys).
 [[nodiscard]] ViTConfig inferViTConfig(const StateDict& weights, const ViTLayout& layout, const std::string& origin,
                                        const ViTLoadOptions& options = {});
 

@@ -16,12 +16,44 @@ const char* toString(ViTPooling pooling)
     return pooling == ViTPooling::ClassToken ? "class token" : "mean of patch tokens";
 }
 
+const char* toString(ViTPositionSlots slots)
+{
+    switch (slots) {
+    case ViTPositionSlots::AllTokens:
+        return "position embeddings for every token";
+    case ViTPositionSlots::PatchesOnly:
+        return "position embeddings for the patches only";
+    case ViTPositionSlots::AllButRegisters:
+        return "position embeddings for all but the registers";
+    }
+    return "?";
+}
+
+int64_t ViTConfig::prefixPositionSlots() const
+{
+    switch (positionSlots) {
+    case ViTPositionSlots::AllTokens:
+        return prefixTokens();
+    case ViTPositionSlots::PatchesOnly:
+        return 0;
+    case ViTPositionSlots::AllButRegisters:
+        return prefixTokens() - registerTokens;
+    }
+    return prefixTokens();
+}
+
 std::string ViTConfig::describe() const
 {
     std::ostringstream s;
     s << "width " << width << ", depth " << depth << ", heads " << heads << ", mlp " << mlpWidth << ", patch "
       << patchSize << ", " << imageSize << " px" << (distillationToken ? ", distillation token" : "")
-      << (classToken ? "" : ", no class token") << ", output " << toString(pooling);
+      << (classToken ? "" : ", no class token");
+    if (registerTokens > 0)
+        s << ", " << registerTokens << " registers";
+    if (positionSlots != ViTPositionSlots::AllTokens)
+        s << ", " << toString(positionSlots);
+    s << (layerScale ? ", layer scale" : "") << (normAfterPooling ? ", norm after pooling (fc_norm)" : "")
+      << ", output " << toString(pooling);
     return s.str();
 }
 
@@ -54,6 +86,8 @@ void validate(const ViTConfig& c)
     if (c.patchSize <= 0 || c.imageSize <= 0 || c.channels <= 0 || c.width <= 0 || c.depth <= 0 || c.heads <= 0
         || c.mlpWidth <= 0)
         fail("every size must be positive");
+    if (c.registerTokens < 0)
+        fail("the register-token count must not be negative");
     if (c.imageSize % c.patchSize != 0)
         fail("image size " + std::to_string(c.imageSize) + " is not a multiple of the patch size "
              + std::to_string(c.patchSize) + "; choose an image size that is");
@@ -68,16 +102,16 @@ void validate(const ViTConfig& c)
         fail("a distillation token comes after a class token; this layout is not supported");
 }
 
-torch::Tensor resamplePositionEmbedding(const torch::Tensor& posEmbed, int64_t prefixTokens, int64_t newHeight,
+torch::Tensor resamplePositionEmbedding(const torch::Tensor& posEmbed, int64_t prefixSlots, int64_t newHeight,
                                         int64_t newWidth)
 {
     if (posEmbed.dim() != 3 || posEmbed.size(0) != 1)
         throw ModelError("position embedding is " + shapeOf(posEmbed) + "; expected [1, tokens, width]");
-    const int64_t oldGrid = squareSide(posEmbed.size(1) - prefixTokens);
+    const int64_t oldGrid = squareSide(posEmbed.size(1) - prefixSlots);
     if (oldGrid < 0)
         throw ModelError("position embedding " + shapeOf(posEmbed) + " has " + std::to_string(posEmbed.size(1))
-                         + " tokens, which is not " + std::to_string(prefixTokens)
-                         + " prefix tokens plus a square grid of patches");
+                         + " tokens, which is not " + std::to_string(prefixSlots)
+                         + " prefix slots plus a square grid of patches");
     if (newHeight <= 0 || newWidth <= 0)
         throw ModelError("position embedding: the new grid " + std::to_string(newHeight) + " x "
                          + std::to_string(newWidth) + " is empty");
@@ -85,7 +119,7 @@ torch::Tensor resamplePositionEmbedding(const torch::Tensor& posEmbed, int64_t p
         return posEmbed;
     const int64_t width = posEmbed.size(2);
     // [1, g*g, D] -> [1, D, g, g]: interpolate treats the embedding dimensions as channels.
-    torch::Tensor grid = posEmbed.narrow(1, prefixTokens, oldGrid * oldGrid)
+    torch::Tensor grid = posEmbed.narrow(1, prefixSlots, oldGrid * oldGrid)
                              .to(torch::kFloat)
                              .reshape({1, oldGrid, oldGrid, width})
                              .permute({0, 3, 1, 2});
@@ -96,7 +130,7 @@ torch::Tensor resamplePositionEmbedding(const torch::Tensor& posEmbed, int64_t p
                                     .align_corners(false)
                                     .antialias(true));
     grid = grid.permute({0, 2, 3, 1}).reshape({1, newHeight * newWidth, width}).to(posEmbed.scalar_type());
-    return torch::cat({posEmbed.narrow(1, 0, prefixTokens), grid}, 1);
+    return torch::cat({posEmbed.narrow(1, 0, prefixSlots), grid}, 1);
 }
 
 ViTBlockImpl::ViTBlockImpl(const ViTConfig& config)
@@ -114,6 +148,13 @@ ViTBlockImpl::ViTBlockImpl(const ViTConfig& config)
     m_norm2 = register_module("norm2", norm());
     m_fc1 = mlp->register_module("fc1", torch::nn::Linear(d, config.mlpWidth));
     m_fc2 = mlp->register_module("fc2", torch::nn::Linear(config.mlpWidth, d));
+    if (config.layerScale) {
+        // timm's LayerScale modules (ls1.gamma, ls2.gamma), initialised to its init_values 1e-5.
+        m_gamma1 = register_module("ls1", std::make_shared<torch::nn::Module>())
+                       ->register_parameter("gamma", torch::full({d}, 1e-5));
+        m_gamma2 = register_module("ls2", std::make_shared<torch::nn::Module>())
+                       ->register_parameter("gamma", torch::full({d}, 1e-5));
+    }
 }
 
 torch::Tensor ViTBlockImpl::attention(const torch::Tensor& x) const
@@ -141,14 +182,27 @@ torch::Tensor ViTBlockImpl::attention(const torch::Tensor& x) const
     return torch::linear(heads, m_proj->weight, m_proj->bias);
 }
 
+namespace {
+
+// x + gamma * branch (one fused pass), or x + branch without layer scale (gamma undefined).
+torch::Tensor addBranch(const torch::Tensor& x, const torch::Tensor& branch, const torch::Tensor& gamma)
+{
+    return gamma.defined() ? torch::addcmul(x, branch, gamma) : x + branch;
+}
+
+} // namespace
+
 torch::Tensor ViTBlockImpl::forward(const torch::Tensor& x) const
 {
     const int64_t d = x.size(2);
     // layer_norm computes mean and variance in float32 for bf16/fp16 inputs (CPU and CUDA).
-    const torch::Tensor y = x + attention(torch::layer_norm(x, {d}, m_norm1->weight, m_norm1->bias, m_eps));
+    const torch::Tensor y =
+        addBranch(x, attention(torch::layer_norm(x, {d}, m_norm1->weight, m_norm1->bias, m_eps)), m_gamma1);
     const torch::Tensor h = torch::layer_norm(y, {d}, m_norm2->weight, m_norm2->bias, m_eps);
     // GELU exact (erf), as timm's nn.GELU and torchvision's MLPBlock.
-    return y + torch::linear(torch::gelu(torch::linear(h, m_fc1->weight, m_fc1->bias)), m_fc2->weight, m_fc2->bias);
+    const torch::Tensor mlp =
+        torch::linear(torch::gelu(torch::linear(h, m_fc1->weight, m_fc1->bias)), m_fc2->weight, m_fc2->bias);
+    return addBranch(y, mlp, m_gamma2);
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const ViTConfig& config)
@@ -164,12 +218,19 @@ VisionTransformerImpl::VisionTransformerImpl(const ViTConfig& config)
         m_classToken = register_parameter("cls_token", torch::randn({1, 1, d}) * 1e-6);
     if (config.distillationToken)
         m_distToken = register_parameter("dist_token", torch::randn({1, 1, d}) * 1e-6);
+    // DINOv2's name goes with DINOv2's layout, so that the name in a file tells the layout.
+    if (config.registerTokens > 0)
+        m_regTokens = register_parameter(
+            config.positionSlots == ViTPositionSlots::AllButRegisters ? "register_tokens" : "reg_token",
+            torch::randn({1, config.registerTokens, d}) * 1e-6);
     const int64_t grid = config.gridSize();
-    m_posEmbed = register_parameter("pos_embed", torch::randn({1, config.prefixTokens() + grid * grid, d}) * 0.02);
+    m_posEmbed =
+        register_parameter("pos_embed", torch::randn({1, config.prefixPositionSlots() + grid * grid, d}) * 0.02);
     m_blocks = register_module("blocks", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.depth; ++i)
         m_blocks->push_back(ViTBlock(config));
-    m_norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layerNormEps)));
+    m_norm = register_module(config.normAfterPooling ? "fc_norm" : "norm",
+                             torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layerNormEps)));
 }
 
 void VisionTransformerImpl::setPooling(ViTPooling pooling)
@@ -197,16 +258,28 @@ torch::Tensor VisionTransformerImpl::forwardTokens(const torch::Tensor& images) 
     const torch::Tensor x = images.to(w.device(), w.scalar_type());
     // [B, C, H, W] -> [B, D, gh, gw] -> [B, gh*gw, D] (row-major patch order, as timm and torchvision).
     torch::Tensor tokens = torch::conv2d(x, w, m_patchProj->bias, c.patchSize).flatten(2).transpose(1, 2);
-    const int64_t b = tokens.size(0);
-    std::vector<torch::Tensor> parts;
-    if (c.classToken)
-        parts.push_back(m_classToken.expand({b, -1, -1}));
-    if (c.distillationToken)
-        parts.push_back(m_distToken.expand({b, -1, -1}));
-    parts.push_back(tokens);
-    tokens = torch::cat(parts, 1) + resamplePositionEmbedding(m_posEmbed, c.prefixTokens(), gh, gw);
+    const int64_t b = tokens.size(0), slots = c.prefixPositionSlots();
+    const torch::Tensor pos = resamplePositionEmbedding(m_posEmbed, slots, gh, gw); // [1, slots + gh*gw, D]
+    tokens = tokens + pos.narrow(1, slots, gh * gw);
+    std::vector<torch::Tensor> prefixParts;
+    for (const torch::Tensor& part : {m_classToken, m_distToken, m_regTokens})
+        if (part.defined())
+            prefixParts.push_back(part);
+    if (!prefixParts.empty()) {
+        // [1, P, D], the slotted prefix tokens first (ViTPositionSlots). Adding the slots to the
+        // tokens before joining them is the same sum as timm's concat-then-add (and DINOv2's add,
+        // then insert the registers).
+        torch::Tensor prefix = torch::cat(prefixParts, 1);
+        if (slots > 0)
+            prefix = torch::cat({prefix.narrow(1, 0, slots) + pos.narrow(1, 0, slots),
+                                 prefix.narrow(1, slots, prefix.size(1) - slots)},
+                                1);
+        tokens = torch::cat({prefix.expand({b, -1, -1}), tokens}, 1);
+    }
     for (const auto& block : *m_blocks)
         tokens = block->as<ViTBlockImpl>()->forward(tokens);
+    if (c.normAfterPooling)
+        return tokens;
     return torch::layer_norm(tokens, {c.width}, m_norm->weight, m_norm->bias, c.layerNormEps);
 }
 
@@ -215,9 +288,12 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) const
     const torch::Tensor tokens = forwardTokens(images);
     const int64_t prefix = m_config.prefixTokens();
     // Pool in float32 so that bf16/fp16 models still give float32 features: [B, D].
-    const torch::Tensor pooled = m_config.pooling == ViTPooling::ClassToken
+    torch::Tensor pooled = m_config.pooling == ViTPooling::ClassToken
         ? tokens.select(1, 0).to(torch::kFloat)
         : tokens.narrow(1, prefix, tokens.size(1) - prefix).mean({1}, false, torch::kFloat);
+    if (m_config.normAfterPooling) // timm's forward_head: pool, then fc_norm
+        pooled = torch::layer_norm(pooled, {m_config.width}, m_norm->weight.to(torch::kFloat),
+                                   m_norm->bias.to(torch::kFloat), m_config.layerNormEps);
     namespace F = torch::nn::functional;
     return F::normalize(pooled, F::NormalizeFuncOptions().p(2.0).dim(1).eps(1e-12));
 }
