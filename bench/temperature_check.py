@@ -13,8 +13,9 @@ unlabelled test items. Two models:
   --model cnn  a small CNN (3 conv layers, 128-d penultimate features), supervised, saved at several
                points of its training (--checkpoints, in optimiser steps of 256 images) as TorchScript
                and embedded with torchscript:FILE,size=28,crop=1,norm=half: features from weak to
-               strong, the strongest tighter than the ViT's (a stand-in for a pretrained encoder,
-               which this machine does not have).
+               strong (a stand-in for a pretrained encoder, which this machine does not have), each
+               also centred (minus the test features' mean, re-normalised), which removes the
+               common ReLU component that makes every cosine near 1.
 
 usage: /usr/bin/python3 bench/temperature_check.py --cli build/bin/labelprop-cli [--model vit|cnn]
        [--epochs 1] [--checkpoints 30,120,700] [--out DIR]
@@ -43,12 +44,18 @@ def idx(path):
     return np.frombuffer(data, np.uint8, offset=8)
 
 
-def train(weights, epochs):
+def training_set():
+    """The 60,000 training images as the encoders see them, with their labels; seeds torch."""
     torch.set_num_threads(os.cpu_count())
     x = torch.from_numpy(idx(f"{DATA}/train-images-idx3-ubyte.gz").astype(np.float32) / 255)
     x = ((x - 0.5) / 0.5)[:, None].expand(-1, 3, -1, -1)  # norm=half, grey to 3 channels, as ModelInput.h
     y = torch.from_numpy(idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
     torch.manual_seed(0)
+    return x, y
+
+
+def train(weights, epochs):
+    x, y = training_set()
     m = VisionTransformer(image_size=28, patch_size=4, num_layers=4, num_heads=2, hidden_dim=128, mlp_dim=512,
                           num_classes=10)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.05)
@@ -86,11 +93,7 @@ class SmallCnn(torch.nn.Module):
 
 def train_cnn(out, checkpoints):
     """Saves cnn_stepN.pt (TorchScript of the feature extractor) after each step count in checkpoints."""
-    torch.set_num_threads(os.cpu_count())
-    x = torch.from_numpy(idx(f"{DATA}/train-images-idx3-ubyte.gz").astype(np.float32) / 255)
-    x = ((x - 0.5) / 0.5)[:, None].expand(-1, 3, -1, -1)  # norm=half, grey to 3 channels, as ModelInput.h
-    y = torch.from_numpy(idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
-    torch.manual_seed(0)
+    x, y = training_set()
     m = SmallCnn()
     opt = torch.optim.AdamW(m.parameters(), lr=2e-3, weight_decay=0.01)
     start, step, files = time.time(), 0, []
@@ -116,8 +119,9 @@ def train_cnn(out, checkpoints):
     return files
 
 
-def sweep(a, encoder, name, temperatures):
-    """Embeds Fashion-MNIST with `encoder`, propagates on the test items at each T, prints a row each."""
+def sweep(a, encoder, name, temperatures, centre=False):
+    """Embeds Fashion-MNIST with `encoder`, propagates on the test items at each T, prints a row each;
+    centre: the test features minus their mean, re-normalised, first."""
     emb_all, items_all = f"{a.out}/{name}_all.npy", f"{a.out}/{name}_items.csv"
     subprocess.run([a.cli, "embed", DATA, "--encoder", encoder, "-o", emb_all, "--items", items_all], check=True,
                    capture_output=True)
@@ -127,6 +131,12 @@ def sweep(a, encoder, name, temperatures):
     test = [i for i, r in enumerate(rows) if r[1].startswith("t10k")]
     x = emb[test]
     y = truth[[int(rows[i][1].split("#")[1]) for i in test]]
+    if centre:
+        # ReLU features share a large positive mean that dominates every cosine; without it the
+        # neighbourhoods follow the classes (what a strong pretrained encoder gives).
+        x = x - x.mean(axis=0)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        name += "_centred"
     emb_test = f"{a.out}/{name}_test.npy"
     np.save(emb_test, x.astype(np.float32))
     # How tight the features are: the cosine similarity to the 10th nearest neighbour, median.
@@ -173,8 +183,9 @@ def main():
         return
     checkpoints = sorted({int(v) for v in a.checkpoints.split(",")})
     for step, path in train_cnn(a.out, checkpoints):
-        sweep(a, f"torchscript:{path},size=28,crop=1,norm=half", f"cnn_step{step}",
-              ("auto", "0.003", "0.01", "0.03", "0.05", "0.1"))
+        for centre in (False, True):
+            sweep(a, f"torchscript:{path},size=28,crop=1,norm=half", f"cnn_step{step}",
+                  ("auto", "0.003", "0.01", "0.03", "0.05", "0.1"), centre)
 
 
 if __name__ == "__main__":
