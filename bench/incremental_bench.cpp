@@ -10,6 +10,7 @@
 //
 // Usage: incremental_bench [--fashion DIR | --no-fashion] [--synthetic N] [--clicks N] [--batches N]
 //                          [--intrinsic D] [--batch-size N] [--max-error E] [--threads N] [--seed N]
+//                          [--dense-fraction F]   (IncrementalOptions::fullRecomputeFraction)
 
 #include "core/base/Embeddings.h"
 #include "core/base/SimdLevel.h"
@@ -39,6 +40,7 @@ using namespace labelprop;
 namespace {
 
 struct Settings {
+    double denseFraction = IncrementalOptions{}.fullRecomputeFraction;
     std::string fashion = "/usr/share/datasets/fashion-mnist";
     int64_t synthetic = 1000000;
     int clicks = 500;
@@ -260,6 +262,7 @@ void run(const Problem& p, const Settings& settings)
         IncrementalOptions options;
         options.threads = settings.threads;
         options.maxProbabilityError = settings.maxError;
+        options.fullRecomputeFraction = settings.denseFraction;
         auto start = std::chrono::steady_clock::now();
         IncrementalPropagation ip = orDie(IncrementalPropagation::create(p.graph, seeds, p.classes, options));
         const double buildSeconds = seconds(start);
@@ -345,6 +348,8 @@ int main(int argc, char** argv)
             settings.threads = std::stoi(value());
         else if (arg == "--seed")
             settings.seed = std::stoull(value());
+        else if (arg == "--dense-fraction")
+            settings.denseFraction = std::stod(value());
         else
             die("unknown argument '" + arg + "'; see the comment at the top of bench/incremental_bench.cpp");
     }
