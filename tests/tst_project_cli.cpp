@@ -188,6 +188,43 @@ private slots:
         QCOMPARE(runCli({"project", "export", project, "--include", "pseudo:2", "-o", tmp.path() + "/x.csv"}).exitCode, 1);
     }
 
+    // A re-scan embeds what it found, as create does: new images with the project's encoder, or
+    // with --encoder (saved as the project's); --no-embed leaves it to the next propagate.
+    void importEmbedsNewImages()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        writeImageFolder(root, kClasses, 12);
+        const QString project = tmp.path() + "/pets.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--encoder",
+                         "pca:8"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto more = writeImageFolder(fs::path(tmp.path().toStdString()) / "more", {"cat"}, 3, 99);
+        const auto addImage = [&](int i) {
+            fs::copy_file(fs::path(tmp.path().toStdString()) / "more" / more[std::size_t(i)],
+                          root / "cat" / ("new_" + std::to_string(i) + ".png"));
+        };
+        addImage(0);
+        addImage(1);
+        r = runCli({"project", "import", project});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("items: 2 added") && r.out.contains("(2 encoded, 36 from the cache)"), qPrintable(r.out));
+        addImage(2);
+        r = runCli({"project", "import", project, "--no-embed"});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("items: 1 added") && !r.out.contains("embeddings:"), qPrintable(r.out));
+        // A bad encoder is refused before the scan: nothing imported, nothing saved.
+        r = runCli({"project", "import", project, "--encoder", "pca:0"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(!r.out.contains("items:"), qPrintable(r.out));
+        r = runCli({"project", "import", project, "--encoder", "pca:4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("39 items x 4 dims") && r.out.contains("(39 encoded"), qPrintable(r.out));
+        // The project now embeds with pca:4: propagate finds every vector in the cache.
+        r = runCli({"project", "propagate", project});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("39 items x 4 dims (0 encoded now"), qPrintable(r.out));
+    }
+
     // Our own CSV export is a source: a project made from it gets every exported label back (as
     // imported labels), and the columns a source does not read are named once. embed reads it too.
     void exportedCsvIsASource()

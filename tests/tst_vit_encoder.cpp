@@ -16,6 +16,8 @@
 #include "PythonSupport.h"
 #include "TestSupport.h"
 
+#include <QDir>
+#include <QProcess>
 #include <QTest>
 
 #include <algorithm>
@@ -78,6 +80,19 @@ private slots:
         if (r.exitCode == 3)
             QSKIP(qPrintable("no reference (install python3-torch, python3-torchvision, python3-opencv): " + r.err.trimmed()));
         LABELPROP_VERIFY_PYTHON(r);
+    }
+
+    // LibTorch is a module loaded when a vit: or torchscript: encoder is first asked for: PCA
+    // projects, the store and the CLI never pay its start-up (TorchModule.h).
+    // (First of the tests: the later ones load it in this process.)
+    void libTorchLoadsOnFirstUse()
+    {
+        const auto torchLoaded = [] { return readFile(QStringLiteral("/proc/self/maps")).contains("libtorch_cpu"); };
+        QVERIFY(makeEncoder("pca:8"));
+        QVERIFY2(!torchLoaded(), "a PCA encoder loaded LibTorch");
+        auto vit = makeEncoder("vit:" + path("vit.pth").toStdString());
+        QVERIFY2(vit, vit ? "" : vit.error().message.c_str());
+        QVERIFY(torchLoaded());
     }
 
     void embedMatchesPyTorch_data()
@@ -189,6 +204,36 @@ private slots:
         auto direct = (*whole)->encode(first);
         QVERIFY(direct);
         QVERIFY(((direct->embeddings - resumed->x.topRows(64)).cwiseAbs().maxCoeff()) < 1e-5f);
+    }
+
+    // A program without its module next to it says what is missing and where it looked.
+    void missingModuleIsNamed()
+    {
+        QVERIFY(QDir().mkpath(path("lonely")));
+        const QString cli = path("lonely/labelprop-cli");
+        QVERIFY(QFile::copy(QStringLiteral(LABELPROP_CLI), cli));
+        QProcess p;
+        p.start(cli, {"embed", path("images"), "--encoder", "vit:" + path("vit.pth"), "-o", path("lonely/e.npy")});
+        QVERIFY(p.waitForFinished(60000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY2(err.contains("liblabelprop-torch.so) are not installed; looked for " + path("lonely/liblabelprop-torch.so"))
+                     && err.contains("set LABELPROP_TORCH_MODULE"),
+                 qPrintable(err));
+        // A file that is not a loadable module.
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("LABELPROP_TORCH_MODULE", path("paths.txt"));
+        p.setProcessEnvironment(env);
+        p.start(cli, {"embed", path("images"), "--encoder", "vit:" + path("vit.pth"), "-o", path("lonely/e.npy")});
+        QVERIFY(p.waitForFinished(60000));
+        const QString err2 = QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY2(err2.contains(path("paths.txt") + " cannot be loaded ("), qPrintable(err2));
+        // PCA needs no module at all.
+        p.setProcessEnvironment(QProcessEnvironment::systemEnvironment());
+        p.start(cli, {"embed", path("images"), "--encoder", "pca:2", "-o", path("lonely/e.npy")});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
     }
 
     void errorsNameTheFileAndTheFix_data()

@@ -7,6 +7,7 @@
 #include "ProjectCommands.h"
 #include "ProjectSupport.h"
 
+#include "core/encoders/Encoder.h"
 #include "core/formats/Csv.h"
 #include "core/sources/ImageSource.h"
 #include "core/project/ProjectCreate.h"
@@ -116,10 +117,13 @@ int runImport(const std::vector<std::string>& args)
     ArgumentParser parser("project import",
                           "Re-scan the project's source: add new files, notice changed and missing ones by content "
                           "hash, follow moved ones. Never drops a person's label. With --labels, apply a labels file "
-                          "(CSV path,label[,...] or the JSON 'project export' writes) to items matched by path.");
+                          "(CSV path,label[,...] or the JSON 'project export' writes) to items matched by path. "
+                          "After a re-scan the new and changed images are embedded, as create does.");
     parser.addPositional("PROJECT", "the project file");
     parser.addOption("labels", "FILE", "a labels file to import instead of re-scanning");
     parser.addFlag("no-labels", "do not import the labels the source carries");
+    parser.addOption("encoder", "SPEC", "embed with this encoder, saved as the project's (default: the project's setting)");
+    parser.addFlag("no-embed", "do not embed the new images now (the next propagate or the app does)");
     parser.addOption("threads", "N", "worker threads; 0 = all cores", "0");
     if (auto exit = parseOrExit(parser, args))
         return *exit;
@@ -148,12 +152,25 @@ int runImport(const std::vector<std::string>& args)
     if (!threads)
         return reportError(threads.error());
     options.threads = int(*threads);
+    // The encoder is checked before the scan, so that a typo does not cost a re-scan first.
+    auto settings = (*store)->settings();
+    if (!settings)
+        return reportError(settings.error());
+    if (auto encoder = parser.value("encoder")) {
+        if (auto e = makeEncoder(*encoder); !e)
+            return reportError(e.error());
+        settings->encoder = *encoder;
+        if (auto saved = (*store)->saveSettings(*settings); !saved)
+            return reportError(saved.error());
+    }
     Stopwatch clock;
     auto report = importSource(**store, **source, options);
     if (!report)
         return reportError(report.error());
     printImportReport(*report);
     std::printf("import: %.2f s\n", clock.seconds());
+    if (!parser.flag("no-embed"))
+        return embedAndReport(**store, settings->encoder);
     return 0;
 }
 

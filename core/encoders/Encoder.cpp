@@ -3,7 +3,7 @@
 #include "core/encoders/EncoderSpec.h"
 #include "core/encoders/PcaEncoder.h"
 #ifdef LABELPROP_WITH_TORCH
-#include "core/encoders/VitEncoder.h"
+#include "core/encoders/TorchModule.h"
 #endif
 
 namespace labelprop {
@@ -32,10 +32,8 @@ Expected<std::unique_ptr<Encoder>> makeEncoder(std::string_view spec)
         return std::make_unique<PcaEncoder>(*options);
     }
 #ifdef LABELPROP_WITH_TORCH
-    if (name == "vit")
-        return makeVitEncoder(spec);
-    if (name == "torchscript")
-        return makeTorchScriptEncoder(spec);
+    if (name == "vit" || name == "torchscript")
+        return makeTorchEncoder(spec);
     constexpr const char* kAvailable =
         "pca[:DIMS][,whiten][,rgb][,size=S][,sample=N], vit:WEIGHTS[,...], torchscript:FILE,size=S[,...]";
 #else
