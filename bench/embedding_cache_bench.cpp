@@ -57,6 +57,23 @@ void check(const Expected<void>& r)
     }
 }
 
+// Adds the synthetic set's n rows to `cache` chunk by chunk; with `saveSeconds`, saves after
+// every chunk (as a long encode does) and records how long each save took.
+void addRows(EmbeddingCache& cache, std::size_t n, std::size_t chunk, int dims, std::vector<double>* saveSeconds)
+{
+    std::vector<ContentHash> hashes;
+    EmbeddingMatrix rows;
+    for (std::size_t begin = 0; begin < n; begin += chunk) {
+        makeRows(begin, std::min(chunk, n - begin), dims, hashes, rows);
+        check(cache.add(hashes, rows));
+        if (saveSeconds) {
+            const auto t = std::chrono::steady_clock::now();
+            check(cache.save());
+            saveSeconds->push_back(secondsSince(t));
+        }
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -94,15 +111,7 @@ int main(int argc, char** argv)
     std::vector<double> appendSeconds;
     {
         auto cache = EmbeddingCache::load(folder, id);
-        std::vector<ContentHash> hashes;
-        EmbeddingMatrix rows;
-        for (std::size_t begin = 0; begin < n; begin += chunk) {
-            makeRows(begin, std::min(chunk, n - begin), dims, hashes, rows);
-            check(cache.add(hashes, rows));
-            const auto t = std::chrono::steady_clock::now();
-            check(cache.save());
-            appendSeconds.push_back(secondsSince(t));
-        }
+        addRows(cache, n, chunk, dims, &appendSeconds);
     }
     std::vector<double> sorted = appendSeconds;
     std::sort(sorted.begin(), sorted.end());
@@ -136,14 +145,7 @@ int main(int argc, char** argv)
     // What each save cost before: the whole file written again (here: a cache that has no file).
     const std::string copyFolder = folder + "-whole";
     auto whole = EmbeddingCache::load(copyFolder, id);
-    {
-        std::vector<ContentHash> h;
-        EmbeddingMatrix r;
-        for (std::size_t begin = 0; begin < n; begin += chunk) {
-            makeRows(begin, std::min(chunk, n - begin), dims, h, r);
-            check(whole.add(h, r));
-        }
-    }
+    addRows(whole, n, chunk, dims, nullptr);
     t = std::chrono::steady_clock::now();
     check(whole.save());
     std::printf("one whole-file write of the same rows: %.2f s\n", secondsSince(t));

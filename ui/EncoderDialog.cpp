@@ -86,10 +86,11 @@ void EncoderDialog::kindChanged()
                            "grey images such as Fashion-MNIST. Options: <tt>pca:DIMS[,whiten][,rgb][,size=S]</tt>."));
         break;
     case Vit:
-        m_help->setText(tr("A ViT checkpoint as timm, torchvision, DINO or DeiT save it (the architecture is read "
-                           "from the file). Options after a comma: <tt>size=224</tt> (input pixels), "
+        m_help->setText(tr("A ViT checkpoint as timm, torchvision, DINO, DINOv2 or DeiT save it (the architecture "
+                           "is read from the file). Options after a comma: <tt>size=224</tt> (input pixels), "
                            "<tt>pool=cls|mean</tt>, <tt>norm=imagenet|clip|half</tt>, <tt>device=cpu|cuda</tt>, "
-                           "<tt>dtype=fp32|bf16|fp16</tt>. On a CPU a ViT encodes a few images a second (the README "
+                           "<tt>dtype=fp32|bf16|fp16</tt>, <tt>decode=full</tt> (large JPEGs are otherwise read at a "
+                           "reduced scale, 2-4x faster). On a CPU a ViT encodes a few images a second (the README "
                            "has the figures); each image is encoded once and cached, per encoder."));
         break;
     case TorchScript:

@@ -22,7 +22,7 @@ int runEmbed(const std::vector<std::string>& args)
                           "folder of IDX files (MNIST/Fashion-MNIST, gzipped or not) or a .npy of precomputed "
                           "embeddings. Corrupt images are skipped and listed.");
     parser.addPositional("SOURCE", "what to encode");
-    parser.addOption("encoder", "SPEC", "pca:DIMS[,whiten][,rgb][,size=S][,sample=N]; vit:WEIGHTS[,size=S][,pool=cls|mean][,device=..][,dtype=..] (a timm, torchvision, DINO or DeiT ViT, .pth or .safetensors); torchscript:FILE,size=S[,norm=..]", "pca:64");
+    parser.addOption("encoder", "SPEC", "pca:DIMS[,whiten][,rgb][,size=S][,sample=N]; vit:WEIGHTS[,size=S][,pool=cls|mean][,decode=fast|full][,device=..][,dtype=..] (a timm, torchvision, DINO, DINOv2 or DeiT ViT, .pth or .safetensors); torchscript:FILE,size=S[,norm=..]", "pca:64");
     parser.addOption("source-type", "KIND", "auto | folder | imagefolder | csv | idx", "auto");
     parser.addOption("output", "FILE.npy", "embeddings to write", std::nullopt, 'o');
     parser.addOption("items", "FILE.csv", "item table to write (index,path,label); default: items.csv beside --output");

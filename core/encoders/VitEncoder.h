@@ -1,11 +1,12 @@
 #pragma once
 // Encoders over LibTorch: the native ViT with the weights a user brings (timm, torchvision, DINO,
-// DeiT checkpoints, .pth/.pt or .safetensors), and any TorchScript module.
+// DINOv2, DeiT checkpoints, .pth/.pt or .safetensors), and any TorchScript module. They are built
+// into liblabelprop-torch.so and reached through makeTorchEncoder() (TorchModule.h).
 //
 //   vit:WEIGHTS[,size=S][,pool=cls|mean][,heads=H][,crop=F][,interp=bicubic|bilinear]
-//              [,norm=imagenet|clip|half|none][,mean=R:G:B][,std=R:G:B]
+//              [,norm=imagenet|clip|half|none][,mean=R:G:B][,std=R:G:B][,decode=fast|full]
 //              [,batch=B][,threads=T][,device=auto|cpu|cuda[:N]][,dtype=auto|fp32|bf16|fp16]
-//   torchscript:FILE,size=S[,crop=...,norm=...,mean=...,std=...,batch=...,threads=...,device=...,dtype=...]
+//   torchscript:FILE,size=S[,crop=...,norm=...,mean=...,std=...,decode=...,batch=...,threads=...,device=...,dtype=...]
 //
 // The ViT's configuration (depth, width, patch, image size) is read from the weights; options only
 // override. size= defaults to the weights' own image size; a different one resamples the position
