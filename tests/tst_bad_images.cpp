@@ -121,6 +121,7 @@ private slots:
     void hugePngIsRefused();
     void pixelLimit();
     void reducedDecodeForSize();
+    void pngColourProfileIsDroppedQuietly();
     void hugeFileIsRefused();
     void fileNames();
     void duplicates();
@@ -362,6 +363,32 @@ void TestBadImages::reducedDecodeForSize()
         ++at;
     QCOMPARE((*source)->decode(at)->size(), cv::Size(1600, 1200));
     QCOMPARE((*source)->decodeForSize(at, 256)->size(), cv::Size(800, 600));
+}
+
+// libpng warns on stderr about many PNGs' colour profiles ("iCCP: known incorrect sRGB profile",
+// here "iCCP: too short"); the profile is dropped before decoding, so nothing is printed and the
+// pixels are those stored.
+void TestBadImages::pngColourProfileIsDroppedQuietly()
+{
+    QTemporaryDir tmp;
+    const fs::path folder = fs::path(tmp.path().toStdString()) / "profiled";
+    fs::create_directories(folder);
+    std::vector<cv::Mat> images;
+    for (int i = 0; i < 3; ++i) {
+        images.emplace_back(20, 30, CV_8UC3, cv::Scalar(10 + 80 * i, 200, 30));
+        std::vector<uchar> png;
+        QVERIFY(cv::imencode(".png", images.back(), png));
+        std::string bytes(png.begin(), png.end());
+        bytes.insert(33, chunk("iCCP", std::string("bad profile\0\0", 13) + "this is not zlib data")); // after IHDR
+        writeBytes(folder / ("p" + std::to_string(i) + ".png"), bytes);
+    }
+    const auto m = decodeImageFile((folder / "p1.png").string());
+    QVERIFY2(m, m ? "" : m.error().message.c_str());
+    QCOMPARE(cv::norm(*m, images[1], cv::NORM_INF), 0.0);
+    const auto r = test::runCli({"embed", QString::fromStdString(folder.string()), "--encoder", "pca:1", "-o",
+                           tmp.filePath("e.npy")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QVERIFY2(!r.err.contains("libpng"), qPrintable(r.err));
 }
 
 void TestBadImages::hugeFileIsRefused()

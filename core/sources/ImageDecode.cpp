@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -87,6 +88,29 @@ std::optional<ImageDimensions> jpegDimensions(std::span<const std::uint8_t> b)
         i += 2 + length;
     }
     return std::nullopt;
+}
+
+// Many PNGs carry a colour profile (an iCCP chunk) that libpng finds fault with, and libpng then
+// writes "libpng warning: iCCP: known incorrect sRGB profile" to stderr, once per file: a folder of
+// such wallpapers floods the terminal. OpenCV ignores the profile anyway (pixels are decoded as
+// stored), so the chunk is taken out of the in-memory bytes before decoding; nothing else changes.
+// `b`: a whole PNG file. The profile, when there is one, precedes the image data.
+void dropPngColourProfile(std::vector<unsigned char>& b)
+{
+    std::size_t at = 8; // after the signature; each chunk: uint32 length, 4-byte type, data, uint32 CRC
+    while (at + 12 <= b.size()) {
+        const std::size_t length = bigEndian(b, at, 4);
+        if (length > b.size() - at - 12)
+            return; // damaged: the decoder will say so
+        const auto type = std::string_view(reinterpret_cast<const char*>(b.data() + at + 4), 4);
+        if (type == "IDAT" || type == "IEND")
+            return;
+        if (type == "iCCP") {
+            b.erase(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at + 12 + length));
+            return;
+        }
+        at += 12 + length;
+    }
 }
 
 std::optional<ImageDimensions> tiffDimensions(std::span<const std::uint8_t> b)
@@ -248,7 +272,10 @@ Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixel
     // PNG, WebP and GIF carry transparency that only IMREAD_UNCHANGED keeps (it also skips EXIF
     // orientation, which these formats do not use in practice); toEightBit composites it over white.
     const auto& b = *bytes;
-    const bool mayHaveAlpha = (b.size() >= 8 && std::memcmp(b.data(), "\x89PNG", 4) == 0)
+    const bool png = b.size() >= 8 && std::memcmp(b.data(), "\x89PNG", 4) == 0;
+    if (png)
+        dropPngColourProfile(*bytes);
+    const bool mayHaveAlpha = png
                               || (b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WEBP", 4) == 0);
     if (mayHaveAlpha && flags == (cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR))
         flags = cv::IMREAD_UNCHANGED;
