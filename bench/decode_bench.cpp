@@ -83,7 +83,7 @@ double onePass(const ImageSource& source, const ModelInput& input, int threads)
             workers.emplace_back([&] {
                 std::vector<float> pixels(3 * std::size_t(input.size) * std::size_t(input.size));
                 for (std::size_t i = next++; i < source.size(); i = next++) {
-                    auto image = source.decodeForSize(i, input.fastDecode ? input.resizedShorterSide() : 0);
+                    auto image = source.decodeForSize(i, input.decodeMinSide());
                     if (!image || !preprocessImage(*image, input, pixels.data(), source.item(i).path))
                         ++failures;
                 }

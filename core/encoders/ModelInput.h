@@ -43,6 +43,9 @@ struct ModelInput {
     // The shorter side of the image after the resize, before the centre crop: floor(size / crop),
     // at least size (256 for 224 at crop 0.875).
     [[nodiscard]] int resizedShorterSide() const;
+    // What to pass as ImageSource::decodeForSize's minSide: resizedShorterSide() with fastDecode,
+    // else 0 (decode whole).
+    [[nodiscard]] int decodeMinSide() const { return fastDecode ? resizedShorterSide() : 0; }
 
     // "size=224,crop=0.875,interp=bicubic,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,decode=fast": every
     // field, in a fixed format, so that equal inputs give equal text (it keys embedding caches).

@@ -2,7 +2,7 @@
 // The LibTorch encoders (vit:, torchscript:) live in a module, liblabelprop-torch.so, that is
 // loaded the first time one is asked for, so that every other run of labelprop-cli and of the app
 // starts without LibTorch: loading libtorch_cpu runs its operator registrations, 0.24 s of every
-// start before (`labelprop-cli --help` took 0.28 s, 0.04 s without it; bench/README.md).
+// start before (`labelprop-cli --help` took 0.28 s, 0.05 s without it; README.md, "Encoders").
 //
 // Where the module is looked for, first match wins:
 //   1. $LABELPROP_TORCH_MODULE (a path to the .so);

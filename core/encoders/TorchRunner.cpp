@@ -141,7 +141,7 @@ private:
 std::optional<std::string> decodeRow(const ImageSource& source, const ModelInput& input, BatchSlot& slot,
                                      std::size_t row)
 {
-    auto image = source.decodeForSize(row, input.fastDecode ? input.resizedShorterSide() : 0);
+    auto image = source.decodeForSize(row, input.decodeMinSide());
     if (!image)
         return image.error().message;
     const std::size_t floats = 3 * std::size_t(input.size) * std::size_t(input.size);

@@ -196,8 +196,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
                 return std::unexpected(r.error());
             out.encodedNow += std::int64_t(hashes.size());
             out.skipped.insert(out.skipped.end(), encoded->skipped.begin(), encoded->skipped.end());
-            if (end < missing.size())
-                saveCache();
+            saveCache();
         }
     }
     saveCache();
