@@ -20,10 +20,12 @@ struct CliRun {
     QString err;
 };
 
-// Runs labelprop-cli with `args`; waits up to `timeoutMs`.
-inline CliRun runCli(const QStringList& args, int timeoutMs = 600000)
+// Runs labelprop-cli with `args` in `workingDirectory` (empty: the test's own); waits up to `timeoutMs`.
+inline CliRun runCli(const QStringList& args, int timeoutMs = 600000, const QString& workingDirectory = {})
 {
     QProcess p;
+    if (!workingDirectory.isEmpty())
+        p.setWorkingDirectory(workingDirectory);
     p.start(QStringLiteral(LABELPROP_CLI), args);
     CliRun r;
     if (!p.waitForFinished(timeoutMs)) {

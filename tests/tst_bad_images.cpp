@@ -1,7 +1,7 @@
 // Bad image inputs through ImageSource: unusual layouts (CMYK JPEG, 16-bit, gray+alpha, palette),
-// images over the pixel limit, non-UTF-8 and unicode file names, duplicate files, and paths that
-// are not regular files (FIFO, folder, broken link). Each is decoded or refused with a message
-// naming the file; nothing hangs, crashes or allocates gigabytes.
+// images over the pixel limit, PNGs cut short or damaged, non-UTF-8 and unicode file names,
+// duplicate files, and paths that are not regular files (FIFO, folder, broken link). Each is
+// decoded or refused with a message naming the file; nothing hangs, crashes or allocates gigabytes.
 
 #include "core/formats/Csv.h"
 #include "core/sources/ImageSource.h"
@@ -122,6 +122,8 @@ private slots:
     void pixelLimit();
     void reducedDecodeForSize();
     void pngColourProfileIsDroppedQuietly();
+    void damagedPngIsRefusedQuietly_data();
+    void damagedPngIsRefusedQuietly();
     void hugeFileIsRefused();
     void fileNames();
     void duplicates();
@@ -388,6 +390,63 @@ void TestBadImages::pngColourProfileIsDroppedQuietly()
     const auto r = test::runCli({"embed", QString::fromStdString(folder.string()), "--encoder", "pca:1", "-o",
                            tmp.filePath("e.npy")});
     QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QVERIFY2(!r.err.contains("libpng"), qPrintable(r.err));
+}
+
+// A PNG that was cut short or damaged is refused before OpenCV hands it to libpng, which would
+// print "libpng error: PNG input buffer is incomplete" (or "IDAT: CRC error") on stderr, naming no
+// file: the message names the file, the chunk and what to do, and nothing reaches stderr.
+void TestBadImages::damagedPngIsRefusedQuietly_data()
+{
+    QTest::addColumn<int>("keep");     // bytes kept from the start; -1: all of them
+    QTest::addColumn<int>("flip");     // a byte flipped this far into the IDAT data; -1: none
+    QTest::addColumn<QString>("fault");
+    QTest::newRow("cut inside IDAT") << -2 << -1 << "IDAT chunk at byte 33 needs";
+    QTest::newRow("cut before IEND") << -3 << -1 << "without an IEND chunk (it was cut short)";
+    QTest::newRow("cut inside IHDR")
+        << 20 << -1 << "its IHDR chunk at byte 8 needs 25 bytes, but the file ends at byte 20 (it was cut short)";
+    QTest::newRow("a byte flipped in IDAT")
+        << -1 << 5 << "its IDAT chunk at byte 33 is damaged (the CRC does not match)";
+}
+
+void TestBadImages::damagedPngIsRefusedQuietly()
+{
+    QFETCH(int, keep);
+    QFETCH(int, flip);
+    QFETCH(QString, fault);
+    QTemporaryDir tmp;
+    const fs::path folder = fs::path(tmp.path().toStdString()) / "images";
+    cv::Mat noise(40, 50, CV_8UC3);
+    cv::randu(noise, 0, 255); // incompressible, so the IDAT chunk is large
+    std::vector<uchar> png;
+    QVERIFY(cv::imencode(".png", noise, png));
+    std::string bytes(png.begin(), png.end());
+    QCOMPARE(bytes.substr(37, 4), std::string("IDAT")); // signature (8) and IHDR (25) come first
+    const std::size_t iend = bytes.size() - 12;
+    if (keep == -2)
+        bytes.resize((33 + iend) / 2);
+    else if (keep == -3)
+        bytes.resize(iend);
+    else if (keep >= 0)
+        bytes.resize(std::size_t(keep));
+    if (flip >= 0)
+        bytes[41 + std::size_t(flip)] ^= 0x10;
+    writeBytes(folder / "damaged.png", bytes);
+    const auto m = decodeImageFile((folder / "damaged.png").string());
+    QVERIFY(!m);
+    const auto message = QString::fromStdString(m.error().message);
+    const QString file = QString::fromStdString((folder / "damaged.png").string());
+    QVERIFY2(message.startsWith(file + ": cannot decode the PNG image: ") && message.contains(fault)
+                 && message.endsWith("copy or export it again from where it came from"),
+             qPrintable(message));
+
+    // Through the command line, among good images: skipped with that message, and no libpng line.
+    for (int i = 0; i < 3; ++i)
+        writeImage(folder / ("good" + std::to_string(i) + ".png"), cv::Mat(8, 8, CV_8UC1, cv::Scalar(40 * i)));
+    const auto r = test::runCli({"embed", QString::fromStdString(folder.string()), "--encoder", "pca:1", "-o",
+                                 tmp.filePath("e.npy")});
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QVERIFY2(r.err.contains("skipped: " + message), qPrintable(r.err));
     QVERIFY2(!r.err.contains("libpng"), qPrintable(r.err));
 }
 

@@ -8,6 +8,7 @@
 #include "core/formats/Csv.h"
 #include "core/project/ProjectStore.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
@@ -416,6 +417,216 @@ private slots:
         r = runCli({"project", "export", project, "--format", "json", "-o", tmp.path() + "/labels.json"});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QVERIFY(QString::fromUtf8(readFile(tmp.path() + "/labels.json")).contains(QStringLiteral("café_猫.png")));
+    }
+
+    // --item takes the stored path, an index, or a file's path: absolute or relative to the current
+    // folder, also where the root or the current folder is reached through a symbolic link; a batch
+    // file's relative paths start from its own folder. A file outside the root, or one the project
+    // does not have, is refused with a message that names it, the root and what to do.
+    void itemsByFilePath()
+    {
+        QTemporaryDir tmp;
+        const fs::path base = fs::path(tmp.path().toStdString());
+        const auto paths = writeImageFolder(base / "data/pets", kClasses, 4);
+        fs::create_directory_symlink(base / "data", base / "link"); // the project is made through the link
+        const fs::path root = base / "link/pets";
+        const fs::path real = base / "data/pets";
+        const QString project = tmp.path() + "/pets.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--no-labels",
+                         "--no-embed"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto q = [](const fs::path& p) { return QString::fromStdString(p.string()); };
+        // paths[0..3] are cat/img_0..3.png, paths[4..7] dog/..., paths[8..11] fox/...
+        const struct {
+            QString item;
+            QString workingDirectory;
+            int index;
+        } ways[] = {
+            {q(root / paths[0]), {}, 0},                            // absolute, as the project knows the root
+            {q(real / paths[1]), {}, 1},                            // absolute, through the link's target
+            {q(root / "cat/../cat/./img_2.png"), {}, 2},            // not normalised
+            {"img_3.png", q(root / "cat"), 3},                      // relative; the folder is reached through the link
+            {"pets/dog/img_0.png", q(base / "data"), 4},            // relative, from above the root
+            {"../dog/img_1.png", q(real / "fox"), 5},               // relative, from a sibling folder
+        };
+        for (const auto& way : ways) {
+            r = runCli({"project", "label", project, "--item", way.item, "--label", "cat", "--add-class"}, 600000,
+                       way.workingDirectory);
+            QVERIFY2(r.exitCode == 0, qPrintable(way.item + ": " + r.err));
+            QVERIFY2(r.out.contains("label item " + QString::number(way.index) + " as 'cat'"),
+                     qPrintable(way.item + ": " + r.out));
+        }
+        r = runCli({"project", "review", project, "--item", q(real / paths[0]), "--decision", "kept"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        r = runCli({"project", "history", project, "--item", "img_0.png"}, 600000, q(root / "cat"));
+        QVERIFY2(r.exitCode == 0 && r.out.contains("label item 0 as 'cat'") && r.out.contains("review: kept"),
+                 qPrintable(r.err + r.out));
+        // A batch file's relative paths start from its folder; absolute ones and stored ones work too.
+        fs::create_directories(base / "lists");
+        writeFile(tmp.path() + "/lists/fixes.csv", QByteArray("item,label\n../link/pets/dog/img_2.png,dog\n")
+                                                        + QByteArray::fromStdString((real / paths[7]).string())
+                                                        + ",dog\n" + QByteArray::fromStdString(paths[8]) + ",fox\n");
+        r = runCli({"project", "label", project, "--batch", tmp.path() + "/lists/fixes.csv", "--add-class"});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("labeled 3 items"), qPrintable(r.err + r.out));
+        const auto labels = storedLabels(project.toStdString());
+        QCOMPARE(labels.at(6), std::string("dog"));
+        QCOMPARE(labels.at(7), std::string("dog"));
+        QCOMPARE(labels.at(8), std::string("fox"));
+        // --stream: relative to the current folder.
+        QProcess stream;
+        stream.setWorkingDirectory(q(real / "fox"));
+        stream.start(QStringLiteral(LABELPROP_CLI), {"project", "label", project, "--stream"});
+        QVERIFY(stream.waitForStarted());
+        stream.write("img_1.png,fox\n");
+        stream.closeWriteChannel();
+        QVERIFY(stream.waitForFinished());
+        QVERIFY2(stream.exitCode() == 0, stream.readAllStandardError().constData());
+        QCOMPARE(storedLabels(project.toStdString()).at(9), std::string("fox"));
+
+        // Refused, naming the path, the root and what to give instead; nothing changes.
+        const auto before = storedLabels(project.toStdString());
+        writeFile(tmp.path() + "/elsewhere.png", readFile(q(real / paths[0])));
+        writeFile(q(real / "cat/new.png"), readFile(q(real / paths[0])));
+        const struct {
+            QString item;
+            QStringList message;
+        } refused[] = {
+            {tmp.path() + "/elsewhere.png",
+             {"no item with the path '" + tmp.path() + "/elsewhere.png'", "is outside the project's root " + q(root),
+              "its path relative to the root", "0-based index"}},
+            {"../../elsewhere.png", // from the current folder, tmp/data/pets
+             {"the file " + tmp.path() + "/elsewhere.png is outside the project's root " + q(root)}},
+            {q(real / "cat/new.png"),
+             {"the file is 'cat/new.png' under the project's root " + q(root), "project import " + project}},
+            {"cat/img_9.png", {"the file is 'cat/img_9.png' under the project's root", "project import"}},
+        };
+        for (const auto& bad : refused) {
+            for (const QString command : {"label", "review", "history"}) {
+                QStringList args{"project", command, project, "--item", bad.item};
+                if (command == "label")
+                    args << "--label" << "dog";
+                else if (command == "review")
+                    args << "--decision" << "kept";
+                r = runCli(args, 600000, q(real));
+                QCOMPARE(r.exitCode, 1);
+                for (const auto& part : bad.message)
+                    QVERIFY2(r.err.contains(part), qPrintable(command + " " + bad.item + ": " + r.err));
+                QCOMPARE(r.err.count('\n'), 1);
+            }
+        }
+        writeFile(tmp.path() + "/lists/bad.csv", "item,label\n../elsewhere.png,dog\n");
+        r = runCli({"project", "label", project, "--batch", tmp.path() + "/lists/bad.csv"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(tmp.path() + "/lists/bad.csv:2: ") && r.err.contains("outside the project's root"),
+                 qPrintable(r.err));
+        QCOMPARE(storedLabels(project.toStdString()), before);
+        r = runCli({"project", "label", "--help"});
+        QVERIFY2(r.out.contains("absolute or relative to the current folder"), qPrintable(r.out));
+    }
+
+    // Files that cannot be decoded (a truncated PNG, a text file named .jpg, junk named .png) are
+    // kept as unreadable items: create counts them in its summary as status does, libpng prints
+    // nothing, a re-scan keeps them unreadable, and exports leave them out unless asked to mark them.
+    void unreadableImagesAreCountedAndLeftOut()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = fs::path(tmp.path().toStdString()) / "pets";
+        writeImageFolder(root, {"cat", "dog"}, 8);
+        const auto good = readFile(QString::fromStdString((root / "cat/img_0.png").string()));
+        const auto at = [&](const char* name) { return QString::fromStdString((root / name).string()); };
+        writeFile(at("cat/truncated.png"), good.left(good.size() / 2));
+        writeFile(at("dog/notes.jpg"), "not a picture, just notes\n");
+        writeFile(at("dog/junk.png"), QByteArray(3000, '\x5a'));
+        const QStringList broken = {"cat/truncated.png", "dog/junk.png", "dog/notes.jpg"};
+        const QString project = tmp.path() + "/pets.labelprop";
+        auto r = runCli({"project", "create", project, "--source", QString::fromStdString(root.string()), "--encoder",
+                         "pca:4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("items: 19 added") && r.out.contains("; 3 unreadable"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("16 items x 4 dims"), qPrintable(r.out));
+        QVERIFY2(!r.err.contains("libpng"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("3 items could not be encoded (3 files cannot be decoded: marked unreadable")
+                     && r.err.contains("cat/truncated.png: cannot decode the PNG image"),
+                 qPrintable(r.err));
+        auto status = statusJson(project);
+        QCOMPARE(status["items"].toObject()["total"].toInt(), 19);
+        QCOMPARE(status["items"].toObject()["unreadable"].toInt(), 3);
+        QCOMPARE(status["labeled"].toInt(), 19); // the folders' labels, kept on the placeholders
+        r = runCli({"project", "status", project});
+        QVERIFY2(r.out.contains("items: 19 (16 present, 0 missing, 0 changed, 3 unreadable)"), qPrintable(r.out));
+        // A re-scan finds the same bytes and keeps them unreadable, with or without embedding.
+        for (const QStringList& extra : {QStringList{}, QStringList{"--no-embed"}}) {
+            r = runCli(QStringList{"project", "import", project} + extra);
+            QVERIFY2(r.exitCode == 0 && r.out.contains("16 unchanged") && r.out.contains("; 3 unreadable"),
+                     qPrintable(r.out + r.err));
+            QVERIFY2(!r.err.contains("libpng"), qPrintable(r.err));
+            QCOMPARE(statusJson(project)["items"].toObject()["unreadable"].toInt(), 3);
+        }
+        r = runCli({"project", "propagate", project});
+        QVERIFY2(r.exitCode == 0 && !r.err.contains("libpng"), qPrintable(r.err));
+
+        // Left out by default, in every format, and said so.
+        const auto mentions = [&](const QByteArray& text) {
+            int n = 0;
+            for (const auto& b : broken)
+                n += text.contains(b.toUtf8()) ? 1 : 0;
+            return n;
+        };
+        r = runCli({"project", "export", project, "-o", tmp.path() + "/clean.csv"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains(": 16 items") && r.out.contains("unreadable: 3 left out"), qPrintable(r.out));
+        QCOMPARE(readCsv(tmp.path() + "/clean.csv").size(), 1 + 16);
+        QVERIFY(readFile(tmp.path() + "/clean.csv").startsWith("path,label,source,confidence,flagged\n"));
+        QCOMPARE(mentions(readFile(tmp.path() + "/clean.csv")), 0);
+        r = runCli({"project", "export", project, "--format", "json", "-o", tmp.path() + "/clean.json"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        auto json = QJsonDocument::fromJson(readFile(tmp.path() + "/clean.json")).object();
+        QCOMPARE(json["items"].toArray().size(), 16);
+        QCOMPARE(mentions(readFile(tmp.path() + "/clean.json")), 0);
+        r = runCli({"project", "export", project, "--format", "imagefolder", "-o", tmp.path() + "/tree"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(fs::exists(tmp.path().toStdString() + "/tree/cat/cat/img_0.png"));
+        QVERIFY(!fs::exists(tmp.path().toStdString() + "/tree/cat/cat/truncated.png"));
+        QVERIFY(!fs::exists(tmp.path().toStdString() + "/tree/unreadable.txt"));
+
+        // --unreadable mark keeps them, marked: a CSV column, a JSON field, a list beside the tree.
+        r = runCli({"project", "export", project, "--unreadable", "mark", "-o", tmp.path() + "/all.csv"});
+        QVERIFY2(r.exitCode == 0 && r.out.contains(": 19 items") && r.out.contains("unreadable: 3 marked"),
+                 qPrintable(r.out + r.err));
+        const auto rows = readCsv(tmp.path() + "/all.csv");
+        QCOMPARE(rows.size(), 1 + 19);
+        QCOMPARE(rows[0].join(','), QByteArray("path,label,source,confidence,flagged,unreadable"));
+        for (const auto& row : rows.mid(1)) {
+            const bool isBroken = broken.contains(QString::fromUtf8(row[0]).section('/', -2));
+            QCOMPARE(row[5], QByteArray(isBroken ? "1" : "0"));
+        }
+        r = runCli({"project", "export", project, "--format", "json", "--unreadable", "mark", "-o",
+                    tmp.path() + "/all.json"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        json = QJsonDocument::fromJson(readFile(tmp.path() + "/all.json")).object();
+        QCOMPARE(json["items"].toArray().size(), 19);
+        int markedItems = 0;
+        for (const auto& item : json["items"].toArray()) {
+            const bool isBroken = broken.contains(item.toObject()["path"].toString());
+            QCOMPARE(item.toObject()["unreadable"].toBool(), isBroken);
+            markedItems += isBroken ? 1 : 0;
+        }
+        QCOMPARE(markedItems, 3);
+        r = runCli({"project", "export", project, "--format", "imagefolder", "--unreadable", "mark", "-o",
+                    tmp.path() + "/tree"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(fs::exists(tmp.path().toStdString() + "/tree/cat/cat/truncated.png"));
+        QCOMPARE(readFile(tmp.path() + "/tree/unreadable.txt"),
+                 QByteArray("cat/cat/truncated.png\ndog/dog/junk.png\ndog/dog/notes.jpg\n"));
+        // The labels file a marked export wrote reads back (the extra field and column are ignored).
+        r = runCli({"project", "import", project, "--labels", tmp.path() + "/all.json"});
+        QVERIFY2(r.exitCode == 0 && r.out.contains("19 rows matched"), qPrintable(r.out + r.err));
+
+        r = runCli({"project", "export", project, "--unreadable", "keep", "-o", tmp.path() + "/x.csv"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("--unreadable") && r.err.contains("drop") && r.err.contains("mark"), qPrintable(r.err));
+        r = runCli({"project", "export", "--help"});
+        QVERIFY2(r.out.contains("--unreadable drop|mark"), qPrintable(r.out));
     }
 
     void damagedOrForeignFilesGiveOneClearLine_data()

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace labelprop::cli {
 
@@ -24,11 +25,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void printImportReport(const ImportReport& r)
+// The embedding step of create and import. It runs before their summary is printed, so that the
+// summary's unreadable count includes the images it could not decode (the import only hashes
+// files; an embedding decodes them), the same count 'project status' shows.
+struct EmbedStep {
+    Expected<ProjectEmbeddings> embedded;
+    double seconds = 0.0;
+};
+
+EmbedStep embedProject(ProjectStore& store, const std::string& encoder)
 {
-    std::printf("items: %lld added, %lld unchanged, %lld changed, %lld moved, %lld missing, %lld unreadable\n",
+    Stopwatch clock;
+    auto embedded = loadProjectEmbeddings(store, encoder);
+    return EmbedStep{std::move(embedded), clock.seconds()};
+}
+
+void printImportReport(const ImportReport& r, const std::optional<EmbedStep>& embed)
+{
+    const std::int64_t unreadable =
+        r.unreadable + (embed && embed->embedded ? embed->embedded->markedUnreadable : 0);
+    std::printf("items: %lld added, %lld unchanged, %lld changed, %lld moved, %lld missing; %lld unreadable%s\n",
                 (long long)r.added, (long long)r.unchanged, (long long)r.changed, (long long)r.moved,
-                (long long)r.missing, (long long)r.unreadable);
+                (long long)r.missing, (long long)unreadable,
+                unreadable > 0 ? " (kept as items without embeddings; 'project export' leaves them out)" : "");
     std::printf("labels: %lld imported", (long long)r.labelsImported);
     if (r.labelsKept > 0)
         std::printf(", %lld kept as a person set them (the source says otherwise)", (long long)r.labelsKept);
@@ -40,21 +59,26 @@ void printImportReport(const ImportReport& r)
         std::fprintf(stderr, "warning: ... and %zu more\n", r.warnings.size() - shown);
 }
 
-// Embeds the project's items and prints what it did.
-int embedAndReport(ProjectStore& store, const std::string& encoder)
+// Prints what the embedding step did.
+int printEmbedStep(const EmbedStep& step)
 {
-    Stopwatch clock;
-    auto embedded = loadProjectEmbeddings(store, encoder);
-    if (!embedded)
-        return reportError(embedded.error());
+    if (!step.embedded)
+        return reportError(step.embedded.error());
+    const auto& e = *step.embedded;
     std::printf("embeddings: %lld items x %lld dims with %s (%lld encoded, %lld from the cache) in %.2f s\n",
-                (long long)embedded->x.rows(), (long long)embedded->x.cols(), embedded->encoderId.c_str(),
-                (long long)embedded->encodedNow, (long long)embedded->fromCache, clock.seconds());
-    for (const auto& w : embedded->warnings)
+                (long long)e.x.rows(), (long long)e.x.cols(), e.encoderId.c_str(), (long long)e.encodedNow,
+                (long long)e.fromCache, step.seconds);
+    for (const auto& w : e.warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
-    if (!embedded->skipped.empty())
-        std::fprintf(stderr, "warning: %zu items could not be encoded; first: %s\n", embedded->skipped.size(),
-                     embedded->skipped.front().c_str());
+    if (e.markedUnreadable > 0)
+        std::fprintf(stderr,
+                     "warning: %zu items could not be encoded (%lld files cannot be decoded: marked unreadable, kept "
+                     "in the project without embeddings, left out of exports unless 'project export --unreadable "
+                     "mark'); first: %s\n",
+                     e.skipped.size(), (long long)e.markedUnreadable, e.skipped.front().c_str());
+    else if (!e.skipped.empty())
+        std::fprintf(stderr, "warning: %zu items could not be encoded; first: %s\n", e.skipped.size(),
+                     e.skipped.front().c_str());
     return 0;
 }
 
@@ -102,11 +126,15 @@ int runCreate(const std::vector<std::string>& args)
     auto created = createProjectFromSource(request);
     if (!created)
         return reportError(created.error());
-    std::printf("%s\n", created->sourceDescription.c_str());
-    printImportReport(created->report);
-    std::printf("import: %.2f s\n", total.seconds());
+    const double importSeconds = total.seconds();
+    std::optional<EmbedStep> embed;
     if (!parser.flag("no-embed"))
-        if (int rc = embedAndReport(*created->store, request.encoder); rc != 0)
+        embed = embedProject(*created->store, request.encoder);
+    std::printf("%s\n", created->sourceDescription.c_str());
+    printImportReport(created->report, embed);
+    std::printf("import: %.2f s\n", importSeconds);
+    if (embed)
+        if (int rc = printEmbedStep(*embed); rc != 0)
             return rc;
     std::printf("created %s in %.2f s\n", project.c_str(), total.seconds());
     return 0;
@@ -167,11 +195,13 @@ int runImport(const std::vector<std::string>& args)
     auto report = importSource(**store, **source, options);
     if (!report)
         return reportError(report.error());
-    printImportReport(*report);
-    std::printf("import: %.2f s\n", clock.seconds());
+    const double importSeconds = clock.seconds();
+    std::optional<EmbedStep> embed;
     if (!parser.flag("no-embed"))
-        return embedAndReport(**store, settings->encoder);
-    return 0;
+        embed = embedProject(**store, settings->encoder);
+    printImportReport(*report, embed);
+    std::printf("import: %.2f s\n", importSeconds);
+    return embed ? printEmbedStep(*embed) : 0;
 }
 
 int runRelink(const std::vector<std::string>& args)

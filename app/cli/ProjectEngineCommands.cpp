@@ -288,13 +288,19 @@ int runProjectExport(const std::vector<std::string>& args)
     ArgumentParser parser("project export",
                           "Write the project's cleaned labels. --include human: labels people gave (and imported "
                           "ones, unless --no-imported); fixed: plus accepted fixes; pseudo:T: plus propagated labels "
-                          "with confidence >= T. Written aside and renamed, so OUT is never half-written. Read-only: "
+                          "with confidence >= T. Items whose file cannot be decoded (unreadable) are left out unless "
+                          "--unreadable mark. Written aside and renamed, so OUT is never half-written. Read-only: "
                           "works while the project is open elsewhere.");
     parser.addPositional("PROJECT", "the project file");
     parser.addOption("format", "FORMAT", "csv (path,label,source,confidence,flagged; paths relative to OUT's folder, so OUT works as a --source), json (paths relative to its root) or imagefolder", "csv");
     parser.addOption("include", "LEVEL", "human, fixed or pseudo:THRESHOLD", "fixed");
     parser.addOption("flagged", "POLICY", "items flagged and not reviewed: mark (flagged = 1), drop or keep", "mark");
     parser.addOption("link", "MODE", "imagefolder: copy, hardlink or symlink", "copy");
+    parser.addOption("unreadable", "drop|mark",
+                     "items whose file cannot be decoded ('project status' counts them): drop leaves them out; mark "
+                     "keeps them with their label, marked (csv: an 'unreadable' column, 1 for them; json: an "
+                     "\"unreadable\" field; imagefolder: listed in OUT/unreadable.txt)",
+                     "drop");
     parser.addFlag("no-imported", "leave out labels that came with the data and no one confirmed");
     parser.addOption("output", "OUT", "the file (csv, json) or folder (imagefolder) to write", std::nullopt, 'o');
     if (auto exit = parseOrExit(parser, args))
@@ -316,6 +322,11 @@ int runProjectExport(const std::vector<std::string>& args)
         return reportError(flagged.error());
     if (!link)
         return reportError(link.error());
+    auto unreadable = pickChoice<UnreadablePolicy>(parser, "unreadable", {{"drop", UnreadablePolicy::Drop},
+                                                                          {"mark", UnreadablePolicy::Mark}});
+    if (!unreadable)
+        return reportError(unreadable.error());
+    options.unreadable = *unreadable;
     options.format = *format;
     options.flagged = *flagged;
     options.link = *link;
@@ -330,10 +341,16 @@ int runProjectExport(const std::vector<std::string>& args)
     if (!report)
         return reportError(report.error());
     std::printf("wrote %s: %lld items (human %lld, imported %lld, fixes %lld, pseudo %lld); flagged: %lld marked, "
-                "%lld left out\n",
+                "%lld left out",
                 out->c_str(), (long long)report->written, (long long)report->human, (long long)report->imported,
                 (long long)report->fixed, (long long)report->pseudo, (long long)report->flaggedMarked,
                 (long long)report->flaggedDropped);
+    if (report->unreadableDropped > 0)
+        std::printf("; unreadable: %lld left out (--unreadable mark keeps them, marked)",
+                    (long long)report->unreadableDropped);
+    else if (report->unreadableMarked > 0)
+        std::printf("; unreadable: %lld marked", (long long)report->unreadableMarked);
+    std::printf("\n");
     if (report->missingSkipped > 0)
         std::fprintf(stderr, "warning: %lld items were left out because their files are missing\n",
                      (long long)report->missingSkipped);

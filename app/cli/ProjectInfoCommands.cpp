@@ -133,7 +133,7 @@ int runProjectHistory(const std::vector<std::string>& args)
                           "With --item, every event that touched one item (labels, sources, review decisions), "
                           "oldest first: the provenance of its current label. Read-only.");
     parser.addPositional("PROJECT", "the project file");
-    parser.addOption("item", "PATH_OR_INDEX", "one item's events");
+    parser.addOption("item", "PATH_OR_INDEX", std::string("one item's events; ") + kItemHelp);
     parser.addOption("limit", "N", "actions to list", "20");
     parser.addFlag("all", "include undone actions");
     if (auto exit = parseOrExit(parser, args))

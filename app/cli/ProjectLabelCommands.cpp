@@ -8,6 +8,7 @@
 #include "core/formats/Csv.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -48,10 +49,13 @@ int runProjectLabel(const std::vector<std::string>& args)
         "--stream reads 'item,label' lines from standard input and saves each as its own action, printing "
         "'ok N' after line N is on disk (for scripts and tools that drive a labeling session).");
     parser.addPositional("PROJECT", "the project file");
-    parser.addOption("item", "PATH_OR_INDEX", "the item: its path in the project, or its 0-based index");
+    parser.addOption("item", "PATH_OR_INDEX", kItemHelp);
     parser.addOption("label", "NAME", "the class name");
     parser.addFlag("remove", "remove the item's label instead");
-    parser.addOption("batch", "FILE|-", "apply 'item,label' lines (optional header 'item,label') as one action");
+    parser.addOption("batch", "FILE|-",
+                     "apply 'item,label' lines (optional header 'item,label') as one action; an item is given as "
+                     "--item takes it, a file's relative path starting from FILE's folder (from the current folder "
+                     "for -)");
     parser.addFlag("stream", "read 'item,label' lines from standard input; one saved action per line");
     parser.addFlag("add-class", "allow class names the project does not have yet (otherwise a typo is an error)");
     if (auto exit = parseOrExit(parser, args))
@@ -99,6 +103,11 @@ int runProjectLabel(const std::vector<std::string>& args)
             text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
         }
         const std::string name = *batch == "-" ? "<stdin>" : *batch;
+        // Relative file paths start from the batch file's folder, as in a CSV source and in the CSV
+        // 'project export' writes, so a file keeps working wherever it is used from.
+        std::error_code ec;
+        const std::filesystem::path base =
+            *batch == "-" ? std::filesystem::path() : std::filesystem::absolute(*batch, ec).parent_path();
         auto records = parseCsv(text, name);
         if (!records)
             return reportError(records.error());
@@ -111,7 +120,7 @@ int runProjectLabel(const std::vector<std::string>& args)
                 continue;
             if (rec.fields.size() != 2)
                 return reportError(Error{where + ": expected 'item,label'"});
-            auto item = resolveItem(**store, rec.fields[0]);
+            auto item = resolveItem(**store, rec.fields[0], base);
             if (!item)
                 return reportError(Error{where + ": " + item.error().message});
             if (!seen.insert(*item).second)
@@ -194,7 +203,7 @@ int runProjectReview(const std::vector<std::string>& args)
                           "Record a review decision on a (flagged) item: kept (the label is right), relabeled "
                           "(with --label, source = accepted) or skipped. One undoable action.");
     parser.addPositional("PROJECT", "the project file");
-    parser.addOption("item", "PATH_OR_INDEX", "the item");
+    parser.addOption("item", "PATH_OR_INDEX", kItemHelp);
     parser.addOption("decision", "DECISION", "kept, relabeled or skipped");
     parser.addOption("label", "NAME", "the new label (relabeled only)");
     if (auto exit = parseOrExit(parser, args))

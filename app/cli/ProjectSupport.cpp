@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include <charconv>
+#include <optional>
 
 namespace labelprop::cli {
 
@@ -17,7 +18,69 @@ Expected<std::unique_ptr<ProjectStore>> openProject(const ArgumentParser& parser
     return ProjectStore::open(*path, access, "labelprop-cli project " + subcommand);
 }
 
-Expected<std::int64_t> resolveItem(const ProjectStore& store, const std::string& text)
+namespace {
+
+namespace fs = std::filesystem;
+
+// The item whose file `text` names (absolute, or relative to `base`), or an error that says where
+// the file is and where the project's root is.
+Expected<std::int64_t> resolveItemFile(const ProjectStore& store, const std::string& text, const fs::path& base)
+{
+    auto info = store.sourceInfo();
+    if (!info)
+        return std::unexpected(info.error());
+    const std::string asStored = store.path() + ": no item with the path '" + text
+        + "' (paths are relative to the project's root, as 'project export' lists them; or give a 0-based index)";
+    if (info->kind == "idx" || text.empty()) // IDX items ('file#i') are images inside a file, not files
+        return fail(asStored);
+    std::error_code ec;
+    const fs::path from = base.empty() ? fs::current_path(ec) : fs::absolute(base, ec);
+    if (ec)
+        return fail(asStored);
+    const fs::path file = (fs::path(text).is_absolute() ? fs::path(text) : from / text).lexically_normal();
+    const fs::path root = fs::path(info->root).lexically_normal();
+    std::optional<fs::path> underRoot; // the file's path relative to the root, when it is under it
+    for (const bool resolveLinks : {false, true}) {
+        fs::path f = file, r = root;
+        if (resolveLinks) {
+            // The file's own name is kept: a link to an image is an item of its own.
+            f = fs::weakly_canonical(file.parent_path(), ec) / file.filename();
+            r = fs::weakly_canonical(root, ec);
+            if (ec || (f == file && r == root))
+                break;
+        }
+        // A CSV source may list absolute paths, stored as they are.
+        for (const fs::path& candidate : {f, f.lexically_relative(r)}) {
+            if (candidate.empty() || candidate == "." || *candidate.begin() == "..")
+                continue;
+            if (candidate.is_relative() && !underRoot)
+                underRoot = candidate;
+            auto found = store.findItem(candidate.generic_string());
+            if (!found)
+                return std::unexpected(found.error());
+            if (*found)
+                return (*found)->id;
+        }
+    }
+    if (underRoot)
+        return fail(store.path() + ": no item with the path '" + text + "': the file is '"
+                    + underRoot->generic_string() + "' under the project's root " + root.string()
+                    + ", and the project has no item there; if the file is new, run 'labelprop-cli project import "
+                    + store.path() + "' to add it");
+    const bool rootGone = !fs::exists(root, ec);
+    return fail(store.path() + ": no item with the path '" + text + "': the file " + file.string()
+                + " is outside the project's root " + root.string()
+                + "; give a file under the root (absolute, or relative to the current folder), its path relative to "
+                  "the root (as 'project export' lists them) or its 0-based index"
+                + (rootGone ? "; the root is not there any more: if the data set moved, run 'labelprop-cli project "
+                              "relink " + store.path() + " NEW_FOLDER'"
+                            : std::string()));
+}
+
+} // namespace
+
+Expected<std::int64_t> resolveItem(const ProjectStore& store, const std::string& text,
+                                   const std::filesystem::path& base)
 {
     auto byPath = store.findItem(text);
     if (!byPath)
@@ -35,8 +98,7 @@ Expected<std::int64_t> resolveItem(const ProjectStore& store, const std::string&
                         + std::to_string(*count) + " items, 0.." + std::to_string(*count - 1) + ")");
         return index + 1;
     }
-    return fail(store.path() + ": no item with the path '" + text
-                + "' (paths are relative to the project's root, as 'project export' lists them; or give a 0-based index)");
+    return resolveItemFile(store, text, base);
 }
 
 Expected<int> resolveClass(ProjectStore& store, const std::string& name, bool allowNew)

@@ -8,6 +8,7 @@
 
 #include "core/project/ProjectStore.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,8 +20,18 @@ namespace labelprop::cli {
                                                                   ProjectStore::Access access,
                                                                   const std::string& subcommand);
 
-// Resolves "PATH_OR_INDEX": an item's stored path, or else a 0-based index.
-[[nodiscard]] Expected<std::int64_t> resolveItem(const ProjectStore& store, const std::string& text);
+// Resolves "PATH_OR_INDEX" to an item id. Tried in this order: an item's stored path (relative to
+// the project's root, as 'project export' lists them); a 0-based index; a file's path, absolute or
+// relative to `base` (empty: the current folder), that leads to an item under the root. A file's
+// path is compared lexically normalised first (a symbolic link under the root keeps its own name),
+// then with the links in its folder and in the root resolved (a root or a current folder reached
+// through a link). The error names the path, the project's root and what to give instead.
+[[nodiscard]] Expected<std::int64_t> resolveItem(const ProjectStore& store, const std::string& text,
+                                                 const std::filesystem::path& base = {});
+// The --item option's help, the same for every subcommand that takes it.
+inline constexpr const char* kItemHelp =
+    "the item: its path in the project (relative to the root, as 'project export' lists them), the file's path "
+    "(absolute or relative to the current folder) or its 0-based index";
 
 // The class id of `name`; with `allowNew`, a new class is added, otherwise the error lists the
 // project's classes.

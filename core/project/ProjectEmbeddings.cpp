@@ -211,6 +211,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
             }
         if (auto r = store.updateItems(marked); !r)
             return std::unexpected(r.error());
+        out.markedUnreadable = std::int64_t(marked.size());
     }
 
     const int dims = cache.dims();

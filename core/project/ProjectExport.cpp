@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kExportMarker = ".labelprop-export";
+constexpr const char* kUnreadableList = "unreadable.txt"; // imagefolder, UnreadablePolicy::Mark
 
 struct ExportRow {
     std::int64_t itemId;
@@ -33,6 +34,7 @@ struct ExportRow {
     std::string source;
     std::optional<float> confidence;
     bool flagged = false;
+    bool unreadable = false; // ItemStatus::Unreadable, kept with UnreadablePolicy::Mark
 };
 
 std::string formatConfidence(std::optional<float> c)
@@ -148,8 +150,13 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
         for (std::size_t i = 0; i < idx->size(); ++i)
             idxIndex.emplace(idx->item(i).path, i);
     }
+    std::string unreadableList; // paths in OUT, one a line
     for (const auto& row : rows) {
         const fs::path dir = staging / folderName(row.label);
+        const auto listIfUnreadable = [&](const fs::path& written) {
+            if (row.unreadable)
+                unreadableList += written.lexically_relative(staging).generic_string() + "\n";
+        };
         if (idx) {
             const auto found = idxIndex.find(row.path);
             if (found == idxIndex.end()) {
@@ -165,6 +172,7 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
                 cleanup();
                 return fail(file.string() + ": cannot write the image; check free space");
             }
+            listIfUnreadable(file);
             continue;
         }
         const fs::path from = itemFilePath(*info, row.path);
@@ -188,11 +196,17 @@ Expected<void> writeImageFolder(const ProjectStore& store, const std::vector<Exp
                         + ec.message() + ")"
                         + (link == LinkMode::HardLink ? "; hard links need the same file system, try --link copy" : ""));
         }
+        listIfUnreadable(to);
     }
     if (auto r = writeFileAtomically((staging / kExportMarker).string(), "written by labelprop project export\n"); !r) {
         cleanup();
         return r;
     }
+    if (!unreadableList.empty())
+        if (auto r = writeFileAtomically((staging / kUnreadableList).string(), unreadableList); !r) {
+            cleanup();
+            return r;
+        }
     // Swap into place: the old export (if any) moves aside first, so OUT is never half-written.
     const fs::path old = target.string() + ".old-" + std::to_string(::getpid());
     const bool hadOld = fs::exists(target, ec);
@@ -296,7 +310,8 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
 
     std::vector<ExportRow> rows;
     for (const auto& item : *items) {
-        ExportRow row{item.id, item.path, {}, {}, std::nullopt, false};
+        ExportRow row{item.id, item.path, {}, {}, std::nullopt, false, false};
+        std::int64_t* tally = nullptr; // the report's count for the row's source, once it is written
         const auto l = labelOf.find(item.id);
         if (l != labelOf.end()) {
             const auto src = l->second.source;
@@ -309,9 +324,9 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
             row.confidence = pseudo.probability(item.id, l->second.classId);
             // Flagged: the newest run judged this very label wrong, and nobody reviewed it since.
             row.flagged = flags.flagged(item.id, l->second.classId) && !reviewOf.contains(item.id);
-            (src == LabelSource::Human || src == LabelSource::Bulk ? report.human
-             : src == LabelSource::Imported                         ? report.imported
-                                                                    : report.fixed)++;
+            tally = src == LabelSource::Human || src == LabelSource::Bulk ? &report.human
+                  : src == LabelSource::Imported                         ? &report.imported
+                                                                         : &report.fixed;
         } else {
             if (options.level != ExportLevel::Pseudo)
                 continue;
@@ -321,7 +336,16 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
             row.label = guess->first;
             row.source = "pseudo";
             row.confidence = guess->second;
-            ++report.pseudo;
+            tally = &report.pseudo;
+        }
+        // An unreadable file keeps its folder's label, but it is no training data.
+        if (item.status == ItemStatus::Unreadable) {
+            if (options.unreadable == UnreadablePolicy::Drop) {
+                ++report.unreadableDropped;
+                continue;
+            }
+            row.unreadable = true;
+            ++report.unreadableMarked;
         }
         if (row.flagged) {
             if (options.flagged == FlaggedPolicy::Drop) {
@@ -333,6 +357,7 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
             else
                 ++report.flaggedMarked;
         }
+        ++*tally;
         rows.push_back(std::move(row));
     }
     report.written = std::int64_t(rows.size());
@@ -350,9 +375,16 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
             const fs::path relative = fs::path(itemFilePath(*info, stored)).lexically_relative(base);
             return relative.empty() ? stored : relative.string();
         };
-        std::string text = "path,label,source,confidence,flagged\n";
-        for (const auto& r : rows)
-            text += csvLine({csvPath(r.path), r.label, r.source, formatConfidence(r.confidence), r.flagged ? "1" : "0"});
+        const bool markUnreadable = options.unreadable == UnreadablePolicy::Mark;
+        std::string text = markUnreadable ? "path,label,source,confidence,flagged,unreadable\n"
+                                          : "path,label,source,confidence,flagged\n";
+        for (const auto& r : rows) {
+            std::vector<std::string> fields{csvPath(r.path), r.label, r.source, formatConfidence(r.confidence),
+                                            r.flagged ? "1" : "0"};
+            if (markUnreadable)
+                fields.push_back(r.unreadable ? "1" : "0");
+            text += csvLine(fields);
+        }
         if (auto w = writeFileAtomically(out, text); !w)
             return std::unexpected(w.error());
         break;
@@ -372,6 +404,8 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
             it["confidence"] = r.confidence ? nlohmann::ordered_json(std::round(double(*r.confidence) * 1e4) / 1e4)
                                             : nlohmann::ordered_json(nullptr);
             it["flagged"] = r.flagged;
+            if (options.unreadable == UnreadablePolicy::Mark)
+                it["unreadable"] = r.unreadable;
             list.push_back(std::move(it));
         }
         doc["items"] = std::move(list);

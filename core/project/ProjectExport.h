@@ -9,13 +9,20 @@
 //                propagation result).
 // Items the latest propagation or audit flagged as likely wrong, and that no one has reviewed
 // since, are marked (flagged = 1), left out, or kept unmarked.
+// Unreadable items (ItemStatus::Unreadable: the file is there but cannot be decoded, e.g. cut
+// short) keep the label their folder or a person gave them, but are no training data: they are
+// left out, or kept and marked (an `unreadable` column or field, a list beside the tree).
 //
 // Formats (paths relative to the project root, as stored):
-//   csv          path,label,source,confidence,flagged
+//   csv          path,label,source,confidence,flagged[,unreadable]
 //   json         {"format": "labelprop-labels", "version": 1, "root": ..., "classes": [...],
-//                 "items": [{"path", "label", "source", "confidence", "flagged"}]}
+//                 "items": [{"path", "label", "source", "confidence", "flagged"[, "unreadable"]}]}
 //   imagefolder  OUT/<label>/<path>, by copy, hard link or symbolic link; IDX images are written
-//                as PNG files. A '/' in a class name becomes '_' in its folder name.
+//                as PNG files. A '/' in a class name becomes '_' in its folder name. Marked
+//                unreadable items are listed in OUT/unreadable.txt (paths in OUT, one a line):
+//                ImageFolder readers take only folders as classes, so the list is not a class.
+// The `unreadable` column and field are written only with UnreadablePolicy::Mark (0/1, false/true),
+// so an export of clean data reads as before.
 // Every export is atomic: CSV and JSON are written aside and renamed; an ImageFolder tree is built
 // beside OUT and renamed into place (replacing an earlier export, never a foreign folder).
 //
@@ -37,6 +44,7 @@ enum class ExportFormat { Csv, Json, ImageFolder };
 enum class ExportLevel { Human, Fixed, Pseudo };
 enum class FlaggedPolicy { Mark, Drop, Keep };
 enum class LinkMode { Copy, HardLink, SymLink };
+enum class UnreadablePolicy { Drop, Mark };
 
 struct ExportOptions {
     ExportFormat format = ExportFormat::Csv;
@@ -45,12 +53,14 @@ struct ExportOptions {
     bool includeImported = true;
     FlaggedPolicy flagged = FlaggedPolicy::Mark;
     LinkMode link = LinkMode::Copy; // imagefolder only
+    UnreadablePolicy unreadable = UnreadablePolicy::Drop;
 };
 
 struct ExportReport {
     std::int64_t written = 0;
     std::int64_t human = 0, imported = 0, fixed = 0, pseudo = 0;
     std::int64_t flaggedMarked = 0, flaggedDropped = 0;
+    std::int64_t unreadableMarked = 0, unreadableDropped = 0; // labeled unreadable items
     std::int64_t missingSkipped = 0; // imagefolder: items whose file is gone
     bool stalePropagation = false;   // labels changed since the propagation used for pseudo/flags
 };

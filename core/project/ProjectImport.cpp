@@ -47,12 +47,13 @@ namespace {
 
 struct Hashed {
     HashedFile file;
-    std::string error; // empty: hashed
+    std::string error;       // empty: hashed
+    std::string decodeError; // see hashItem()
 };
 
 // Hashes one source item: the file's bytes, or an IDX image's pixels. `known` (may be null) is
 // the project's record of the same path: when size and mtime match, its hash is reused.
-Hashed hashItem(const ImageSource& source, std::size_t i, const ProjectSourceInfo& info, const ProjectItem* known)
+Hashed hashItemBytes(const ImageSource& source, std::size_t i, const ProjectSourceInfo& info, const ProjectItem* known)
 {
     Hashed out;
     if (source.kind() == SourceKind::Idx) {
@@ -80,6 +81,19 @@ Hashed hashItem(const ImageSource& source, std::size_t i, const ProjectSourceInf
         out.error = h.error().message;
     else
         out.file = *h;
+    return out;
+}
+
+// hashItemBytes(), and for an item the project holds as unreadable (its file could not be decoded)
+// that still has the same bytes, a new try at decoding it (`decodeError` says why it failed): a
+// re-scan then keeps it unreadable, or finds it readable (after an upgrade, say), whether or not
+// the import embeds afterwards. Only those few items are decoded.
+Hashed hashItem(const ImageSource& source, std::size_t i, const ProjectSourceInfo& info, const ProjectItem* known)
+{
+    Hashed out = hashItemBytes(source, i, info, known);
+    if (out.error.empty() && known && known->status == ItemStatus::Unreadable && known->hash == out.file.hash)
+        if (auto img = source.decode(i); !img)
+            out.decodeError = img.error().message;
     return out;
 }
 
@@ -140,6 +154,12 @@ Expected<ImportReport> importSource(ProjectStore& store, const ImageSource& sour
             item.status = ItemStatus::Unreadable;
             ++report.unreadable;
             report.warnings.push_back(hashed[i].error);
+        } else if (!hashed[i].decodeError.empty()) {
+            item.status = ItemStatus::Unreadable;
+            item.size = hashed[i].file.size;
+            item.mtimeNs = hashed[i].file.mtimeNs;
+            ++report.unreadable;
+            report.warnings.push_back(hashed[i].decodeError);
         } else if (!item.hash.isZero() && item.hash != hashed[i].file.hash) {
             item.status = ItemStatus::Changed;
             item.hash = hashed[i].file.hash;

@@ -26,6 +26,9 @@ namespace labelprop {
 class ImageSource;
 
 struct ImportReport {
+    // unreadable: known items whose file could not be read, or still cannot be decoded (the bytes
+    // an embedding found undecodable), and new files that could not be read (not added). New files
+    // are not decoded here: the embedding that follows finds those (ProjectEmbeddings::markedUnreadable).
     std::int64_t added = 0, unchanged = 0, changed = 0, moved = 0, missing = 0, unreadable = 0;
     std::int64_t labelsImported = 0;  // labels set from the source
     std::int64_t labelsKept = 0;      // source labels not applied because a person labeled the item

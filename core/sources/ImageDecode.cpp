@@ -5,6 +5,7 @@
 #include <cstring>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -109,6 +110,34 @@ void dropPngColourProfile(std::vector<unsigned char>& b)
             b.erase(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at + 12 + length));
             return;
         }
+        at += 12 + length;
+    }
+}
+
+// Why `b` (a whole PNG file) is not a complete and intact PNG, or empty when it is: every chunk
+// must lie inside the file with the CRC it states, up to IEND. libpng finds these faults itself
+// while decoding, but OpenCV leaves libpng's default handlers in place, which print "libpng error:
+// PNG input buffer is incomplete" or "IDAT: CRC error" to stderr, once per file, before the decode
+// fails: a folder with a few cut-short copies put lines in the terminal that said nothing of which
+// file. Checking first keeps stderr quiet and names the file and the fault. Costs one CRC pass over
+// the bytes (zlib's crc32, several GB/s), little beside the decode. A deflate stream damaged under
+// a correct CRC still reaches libpng; that takes a file made that way on purpose.
+std::string pngDamage(std::span<const unsigned char> b)
+{
+    std::size_t at = 8; // after the signature; each chunk: uint32 length, 4-byte type, data, uint32 CRC
+    while (true) {
+        if (at + 12 > b.size())
+            return "the file ends at byte " + std::to_string(b.size()) + " without an IEND chunk (it was cut short)";
+        const std::size_t length = bigEndian(b, at, 4);
+        const auto type = std::string(reinterpret_cast<const char*>(b.data() + at + 4), 4);
+        if (length > b.size() - at - 12)
+            return "its " + type + " chunk at byte " + std::to_string(at) + " needs " + std::to_string(length + 12)
+                   + " bytes, but the file ends at byte " + std::to_string(b.size()) + " (it was cut short)";
+        const auto crc = std::uint32_t(::crc32(0, b.data() + at + 4, uInt(length + 4)));
+        if (crc != bigEndian(b, at + 8 + length, 4))
+            return "its " + type + " chunk at byte " + std::to_string(at) + " is damaged (the CRC does not match)";
+        if (type == "IEND")
+            return {};
         at += 12 + length;
     }
 }
@@ -273,8 +302,12 @@ Expected<cv::Mat> decodeImageFile(const std::string& path, std::int64_t maxPixel
     // orientation, which these formats do not use in practice); toEightBit composites it over white.
     const auto& b = *bytes;
     const bool png = b.size() >= 8 && std::memcmp(b.data(), "\x89PNG", 4) == 0;
-    if (png)
+    if (png) {
+        if (const std::string damage = pngDamage(*bytes); !damage.empty())
+            return fail(path + ": cannot decode the PNG image: " + damage
+                        + "; the file is damaged: copy or export it again from where it came from");
         dropPngColourProfile(*bytes);
+    }
     const bool mayHaveAlpha = png
                               || (b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WEBP", 4) == 0);
     if (mayHaveAlpha && flags == (cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR))
