@@ -7,6 +7,7 @@
 //   - stall: the longest gap between ticks of a 5 ms timer on the GUI thread while a project is
 //     created and opened (import, encoding, graph search, first propagation), with --create-from;
 //   - undo: Ctrl+Z to the store's answer and to the propagation updated, over --undos undos;
+//   - close: File > Close Project, the longest GUI stall until the save finished in the background;
 //   - peak RSS of the process.
 // Usage: labelprop-app-bench --project P.labelprop [--create-from SOURCE [--classes FILE]]
 //                            [--clicks 300] [--scrolls 200] [--undos 20] [--size 1366x768] [--seed 1]
@@ -375,6 +376,27 @@ int main(int argc, char** argv)
     }
     print("page down to painted page", stats(frames), "ms");
     std::printf("%-44s %8.0f MiB\n", "peak RSS", peakRssMiB());
+
+    // Closing (File > Close Project): the GUI must not wait for the save of the live propagation
+    // (at 1M items a 1M-row result) nor for the workers; the save finishes in the background.
+    {
+        StallMeter closeStall(clock);
+        closeStall.start();
+        bool closed = false;
+        QObject::connect(&w.session(), &ProjectSession::closed, [&] { closed = true; });
+        const double t0 = double(clock.nsecsElapsed()) / 1e6;
+        w.action(QStringLiteral("close"))->trigger();
+        const double returned = double(clock.nsecsElapsed()) / 1e6 - t0;
+        if (!waitFor([&] { return closed; }, kTimeoutMs)) {
+            std::fprintf(stderr, "labelprop-app-bench: the close never finished\n");
+            return 1;
+        }
+        const double saved = double(clock.nsecsElapsed()) / 1e6 - t0;
+        waitFor([] { return false; }, 30); // a few more ticks after the close
+        std::printf("%-44s %8.1f ms\n", "close: the action returned after", returned);
+        std::printf("%-44s %8.3f s\n", "close: saved and unlocked (background)", saved / 1000);
+        std::printf("%-44s %8.1f ms\n", "longest GUI stall while closing", closeStall.stop());
+    }
     w.close();
     return 0;
 }

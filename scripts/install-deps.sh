@@ -12,8 +12,9 @@ packages=(
   libtorch-dev python3-torch python3-torchvision python3-opencv
   # project store: SQLite file, xxHash content hashes
   libsqlite3-dev libxxhash-dev
-  # Qt 6: Core and Test for the suite, Widgets for the desktop app
-  qt6-base-dev
+  # Qt 6: Core and Test for the suite, Widgets for the desktop app; an X server (Xvfb) for the
+  # keyboard tests on the xcb platform (tst_keyboard_xcb)
+  qt6-base-dev xvfb xauth
   # libFuzzer with ASan/UBSan for the short fuzz pass (scripts/fuzz.sh)
   clang libclang-rt-14-dev
   # the built-in demo and benchmark data set

@@ -2,6 +2,7 @@
 // and mouse on the grid, and after each step the store (read back from the project file) and the
 // models are checked. Async work is awaited with QSignalSpy / QTest::qWaitFor, never with sleeps.
 
+#include "AppTestSupport.h"
 #include "ProjectTestSupport.h"
 #include "PythonSupport.h"
 #include "TestSupport.h"
@@ -35,111 +36,6 @@ using namespace labelprop::ui;
 using namespace labelprop::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr int kWaitMs = 20000;
-const std::vector<std::string> kClasses = {"cat", "dog", "fox"};
-
-// An unlabeled folder of 3 x 12 images (class structure in the pixels) plus one corrupt file.
-struct Fixture {
-    QTemporaryDir dir;
-    std::string root;
-    QString project;
-
-    explicit Fixture(bool withClasses = true)
-    {
-        root = (fs::path(dir.path().toStdString()) / "images").string();
-        const auto paths = writeImageFolder(root, kClasses, 12);
-        // Flatten into one folder (unlabeled): "cat/img_0.png" -> "cat_img_0.png".
-        for (const auto& p : paths) {
-            auto flat = p;
-            std::replace(flat.begin(), flat.end(), '/', '_');
-            fs::rename(fs::path(root) / p, fs::path(root) / flat);
-        }
-        for (const auto& c : kClasses)
-            fs::remove(fs::path(root) / c);
-        writeFile(QString::fromStdString(root + "/zz_broken.png"), "\x89PNG but not really");
-        project = dir.filePath(QStringLiteral("p.labelprop"));
-        ProjectCreateRequest request;
-        request.project = project.toStdString();
-        request.source = root;
-        request.encoder = "pca:8";
-        auto created = createProjectFromSource(request);
-        if (!created)
-            qFatal("create: %s", created.error().message.c_str());
-        auto& store = *created->store;
-        auto s = *store.settings();
-        s.k = 5;
-        if (!store.saveSettings(s))
-            qFatal("settings");
-        if (withClasses)
-            for (const auto& c : kClasses)
-                if (!store.ensureClass(c))
-                    qFatal("class");
-    }
-};
-
-std::unique_ptr<ProjectStore> readStore(const QString& path)
-{
-    auto store = ProjectStore::open(path.toStdString(), ProjectStore::Access::ReadOnly);
-    if (!store)
-        qFatal("open: %s", store.error().message.c_str());
-    return std::move(*store);
-}
-
-// item index -> (class, source) as saved in the project file.
-std::map<int, std::pair<int, LabelSource>> savedLabels(const QString& path)
-{
-    std::map<int, std::pair<int, LabelSource>> out;
-    const auto store = readStore(path);
-    const auto labels = store->currentLabels();
-    if (!labels)
-        qFatal("labels: %s", labels.error().message.c_str());
-    for (const auto& l : *labels)
-        out[int(l.itemId - 1)] = {l.classId, l.source};
-    return out;
-}
-
-bool waitOpened(MainWindow& w);
-
-// Shows a window over the fixture's project and waits until it is open with its order computed.
-bool openOn(MainWindow& w, const Fixture& f, QSize size = QSize(1000, 700))
-{
-    w.resize(size);
-    w.show();
-    w.openProject(f.project);
-    return waitOpened(w);
-}
-
-bool waitOpened(MainWindow& w)
-{
-    QSignalSpy opened(&w, &MainWindow::projectOpened);
-    return opened.wait(kWaitMs) && QTest::qWaitFor([&] { return !w.projectView()->orderPending(); }, kWaitMs);
-}
-
-// Waits until the engine has applied everything and the store has committed it (a store round
-// trip: the undo-state signal follows every commit).
-bool settle(MainWindow& w)
-{
-    return QTest::qWaitFor([&] { return w.session().engineIdle(); }, kWaitMs);
-}
-
-QWidget* gridViewport(MainWindow& w)
-{
-    return w.projectView()->grid()->viewport();
-}
-
-void pressOnGrid(MainWindow& w, Qt::Key key, Qt::KeyboardModifiers mods = Qt::NoModifier)
-{
-    QTest::keyClick(w.projectView()->grid(), key, mods);
-}
-
-int currentItem(MainWindow& w)
-{
-    return w.projectView()->currentItem();
-}
-
-} // namespace
 
 class TestApp : public QObject {
     Q_OBJECT
@@ -426,12 +322,22 @@ private slots:
     void changeEncoderReembedsOrFallsBack()
     {
 #if !LABELPROP_WITH_TORCH
-        QSKIP("built without LibTorch (-DLABELPROP_WITH_TORCH=OFF)");
+        // A build without LibTorch refuses vit: with a message that says so; the project keeps PCA.
+        Fixture plain;
+        MainWindow pcaOnly;
+        QVERIFY(openOn(pcaOnly, plain));
+        QSignalSpy refused(&pcaOnly, &MainWindow::errorShown);
+        pcaOnly.changeEncoder(QStringLiteral("vit:/nowhere/vit.pth"));
+        QVERIFY(waitOpened(pcaOnly));
+        QVERIFY(!refused.isEmpty());
+        QVERIFY2(refused.last().at(0).toString().contains(QStringLiteral("LibTorch")), qPrintable(refused.last().at(0).toString()));
+        QCOMPARE(pcaOnly.session().encoderSpec(), QStringLiteral("pca:8"));
+        return;
 #endif
         QTemporaryDir models;
         const auto made = runDataScript(QStringLiteral("make_encoder_reference.py"), {models.path()});
-        if (made.exitCode == 3)
-            QSKIP("no PyTorch to make ViT weights with (python3-torch, python3-torchvision, python3-opencv)");
+        // CI installs PyTorch (scripts/install-deps.sh): without it this test fails, it does not skip.
+        QVERIFY2(made.exitCode != 3, "no PyTorch to make ViT weights with: install python3-torch, python3-torchvision, python3-opencv");
         LABELPROP_VERIFY_PYTHON(made);
         Fixture f;
         MainWindow w;

@@ -104,7 +104,7 @@ private slots:
         QTest::addColumn<int>("d");
         QTest::addColumn<int>("k");
         QTest::addColumn<int>("threads");
-        for (const SimdLevel level : kSimdLevels) {
+        for (const SimdLevel level : test::runnableSimdLevels()) {
             QTest::newRow(levelRowName(level, "tiny")) << level << 12 << 3 << 1 << 1;
             QTest::newRow(levelRowName(level, "one tile")) << level << 300 << 16 << 10 << 2;
             QTest::newRow(levelRowName(level, "several tiles, ragged")) << level << 1300 << 64 << 10 << 2;
@@ -147,7 +147,7 @@ private slots:
     void crossKnnMatchesBruteForce_data()
     {
         QTest::addColumn<SimdLevel>("level");
-        for (const SimdLevel level : kSimdLevels)
+        for (const SimdLevel level : test::runnableSimdLevels())
             QTest::newRow(levelRowName(level, "1500 base x 650 queries")) << level;
     }
     void crossKnnMatchesBruteForce()
@@ -284,7 +284,7 @@ private slots:
         QTest::addColumn<SimdLevel>("level");
         QTest::addColumn<QString>("clamp");
         QTest::addColumn<int>("classes");
-        for (const SimdLevel level : kSimdLevels) {
+        for (const SimdLevel level : test::runnableSimdLevels()) {
             QTest::newRow(levelRowName(level, "hard, 3 classes (8-column rows)")) << level << "hard" << 3;
             QTest::newRow(levelRowName(level, "soft:0.8, 3 classes")) << level << "soft:0.8" << 3;
             QTest::newRow(levelRowName(level, "none, 3 classes")) << level << "none" << 3;
@@ -351,7 +351,7 @@ private slots:
     void simdLevelsGiveIdenticalResults_data()
     {
         QTest::addColumn<SimdLevel>("level");
-        for (const SimdLevel level : kSimdLevels)
+        for (const SimdLevel level : test::runnableSimdLevels())
             if (level != SimdLevel::Baseline)
                 QTest::newRow(levelRowName(level, "against baseline")) << level;
     }

@@ -250,7 +250,7 @@ private slots:
         QTest::addColumn<int>("threads");
         QTest::addColumn<double>("denseFraction");
         QTest::addColumn<int>("operations");
-        for (const SimdLevel level : kSimdLevels) {
+        for (const SimdLevel level : test::runnableSimdLevels()) {
             QTest::newRow(levelRowName(level, "small, 3 classes"))
                 << level << 200 << 8 << 5 << 3 << 20 << true << 1 << 0.3 << 300;
             QTest::newRow(levelRowName(level, "small, item order, 7 steps"))
@@ -368,7 +368,7 @@ private slots:
     {
         QTest::addColumn<SimdLevel>("level");
         QTest::addColumn<int>("classes");
-        for (const SimdLevel level : kSimdLevels) {
+        for (const SimdLevel level : test::runnableSimdLevels()) {
             if (level == SimdLevel::Baseline)
                 continue;
             QTest::newRow(levelRowName(level, "5 classes (8 lanes)")) << level << 5;

@@ -653,7 +653,7 @@ private slots:
         QCOMPARE(readFile(project), bytes);
         const auto r = runCli({"project", "status", tmp.path() + "/missing.labelprop"});
         QCOMPARE(r.exitCode, 1);
-        QVERIFY(r.err.contains("no such project file; create one with"));
+        QVERIFY2(r.err.contains("no such project file (it was moved or deleted); create one with"), qPrintable(r.err));
     }
 
     void secondProcessIsRefusedWhileReadersWork()

@@ -92,4 +92,21 @@ void AppSettings::setNewProjectEncoder(const QString& spec)
     QSettings().setValue(QStringLiteral("newProjectEncoder"), spec);
 }
 
+QByteArray AppSettings::windowGeometry()
+{
+    return QSettings().value(QStringLiteral("window/geometry")).toByteArray();
+}
+
+QByteArray AppSettings::windowState()
+{
+    return QSettings().value(QStringLiteral("window/state")).toByteArray();
+}
+
+void AppSettings::saveWindow(const QByteArray& geometry, const QByteArray& state)
+{
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), geometry);
+    s.setValue(QStringLiteral("window/state"), state);
+}
+
 } // namespace labelprop::ui

@@ -7,6 +7,7 @@
 
 #include "ui/ProjectView.h"
 
+#include <QByteArray>
 #include <QString>
 #include <QStringList>
 
@@ -23,6 +24,12 @@ public:
     // The encoder spec new projects get (EncoderDialog); default "pca:64".
     [[nodiscard]] static QString newProjectEncoder();
     static void setNewProjectEncoder(const QString& spec);
+
+    // The main window's geometry and state (QMainWindow::saveGeometry/saveState: size, position,
+    // maximised, docks); empty before the first run.
+    [[nodiscard]] static QByteArray windowGeometry();
+    [[nodiscard]] static QByteArray windowState();
+    static void saveWindow(const QByteArray& geometry, const QByteArray& state);
 
     static constexpr int kMaxRecent = 10;
     static constexpr int kMaxSavedSelection = 10000; // larger selections are not restored

@@ -1,6 +1,10 @@
 #include "ui/EncoderDialog.h"
 
+#include "core/encoders/PcaEncoder.h"
+
 #include <QComboBox>
+#include <QFileInfo>
+#include <QSignalBlocker>
 #include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -16,11 +20,18 @@ enum Kind { Pca, Vit, TorchScript };
 
 Kind kindOf(const QString& spec)
 {
-    if (spec.startsWith(QStringLiteral("vit:")))
+    const QString s = spec.trimmed().toLower();
+    if (s.startsWith(QStringLiteral("vit:")))
         return Vit;
-    if (spec.startsWith(QStringLiteral("torchscript:")))
+    if (s.startsWith(QStringLiteral("torchscript:")))
         return TorchScript;
     return Pca;
+}
+
+// The file a vit: or torchscript: spec names (its first item after the colon).
+QString specFile(const QString& spec)
+{
+    return spec.trimmed().section(QLatin1Char(':'), 1).section(QLatin1Char(','), 0, 0);
 }
 } // namespace
 
@@ -41,8 +52,14 @@ EncoderDialog::EncoderDialog(const QString& spec, bool torchAvailable, QWidget* 
     m_spec->setMinimumWidth(520);
     auto* browse = new QPushButton(tr("Choose File…"), this);
     m_help = new QLabel(this);
+    m_help->setObjectName(QStringLiteral("encoderHelp"));
     m_help->setWordWrap(true);
     m_help->setTextFormat(Qt::RichText);
+    m_error = new QLabel(this);
+    m_error->setObjectName(QStringLiteral("encoderError"));
+    m_error->setWordWrap(true);
+    m_error->setStyleSheet(QStringLiteral("color: #b71c1c;"));
+    m_error->hide();
 
     auto* form = new QFormLayout;
     form->addRow(tr("Encoder:"), m_kind);
@@ -54,7 +71,11 @@ EncoderDialog::EncoderDialog(const QString& spec, bool torchAvailable, QWidget* 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(m_help);
+    layout->addWidget(m_error);
     layout->addWidget(buttons);
+    // The dialog grows with its help text instead of cutting it off (a wrapped label's height
+    // depends on its width, which a plain layout does not ask again when the text changes).
+    layout->setSizeConstraint(QLayout::SetMinimumSize);
 
     m_kind->setCurrentIndex(kindOf(spec));
     kindChanged();
@@ -66,9 +87,47 @@ EncoderDialog::EncoderDialog(const QString& spec, bool torchAvailable, QWidget* 
     connect(browse, &QPushButton::clicked, this, &EncoderDialog::chooseFile);
     connect(m_spec, &QLineEdit::textChanged, this, [this, buttons] {
         buttons->button(QDialogButtonBox::Ok)->setEnabled(!m_spec->text().trimmed().isEmpty());
+        m_error->hide();
+        // The choice above follows what is typed: "vit:..." is a ViT, whatever was picked before.
+        if (const Kind typed = kindOf(m_spec->text()); typed != Kind(m_kind->currentIndex())) {
+            m_kind->setCurrentIndex(typed);
+            kindChanged();
+        }
     });
-    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::accepted, this, [this] {
+        const QString problem = specProblem();
+        if (problem.isEmpty()) {
+            accept();
+            return;
+        }
+        m_error->setText(problem);
+        m_error->show();
+    });
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+}
+
+QString EncoderDialog::specProblem() const
+{
+    const QString s = spec();
+    switch (kindOf(s)) {
+    case Pca: {
+        if (!parsePcaSpec(s.toStdString()))
+            return tr("“%1” is not a PCA spec. Write it as pca:DIMS followed by options, e.g. pca:64,rgb.").arg(s);
+        return {};
+    }
+    case Vit:
+    case TorchScript: {
+        const QString file = specFile(s);
+        if (file.isEmpty())
+            return tr("The spec names no model file. Choose one with Choose File…, or type its path after the colon.");
+        if (!QFileInfo(file).isFile())
+            return tr("There is no file %1. Check the path, or choose the file with Choose File….").arg(file);
+        if (!QFileInfo(file).isReadable())
+            return tr("%1 cannot be read. Check its permissions.").arg(file);
+        return {};
+    }
+    }
+    return {};
 }
 
 QString EncoderDialog::spec() const
@@ -80,8 +139,10 @@ void EncoderDialog::kindChanged()
 {
     switch (Kind(m_kind->currentIndex())) {
     case Pca:
-        if (kindOf(m_spec->text()) != Pca)
+        if (kindOf(m_spec->text()) != Pca) {
+            const QSignalBlocker quiet(m_spec); // not a typed change: the choice stays PCA
             m_spec->setText(QStringLiteral("pca:64"));
+        }
         m_help->setText(tr("Principal components of the pixels: quick, needs no model, and good enough for small "
                            "grey images such as Fashion-MNIST. Options: <tt>pca:DIMS[,whiten][,rgb][,size=S]</tt>."));
         break;

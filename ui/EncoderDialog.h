@@ -21,6 +21,9 @@ public:
     EncoderDialog(const QString& spec, bool torchAvailable, QWidget* parent = nullptr);
 
     [[nodiscard]] QString spec() const;
+    // Why the spec as typed cannot be used (one or two whole sentences), or empty. Checked on OK;
+    // the encoder itself checks the rest (options, the weights' contents) when it is made.
+    [[nodiscard]] QString specProblem() const;
 
 private:
     void kindChanged();
@@ -29,6 +32,7 @@ private:
     QComboBox* m_kind = nullptr;
     QLineEdit* m_spec = nullptr;
     QLabel* m_help = nullptr;
+    QLabel* m_error = nullptr; // specProblem(), shown after OK
 };
 
 } // namespace labelprop::ui

@@ -26,13 +26,25 @@
 #include <QPointer>
 #include <QStackedWidget>
 #include <QStandardPaths>
+#include <QCryptographicHash>
+#include <QMessageBox>
 #include <QPushButton>
+#include <QTemporaryFile>
+#include <QScreen>
 #include <QStatusBar>
 #include <QTableView>
 #include <QThreadPool>
 #include <QVBoxLayout>
 
 #include <opencv2/core.hpp>
+
+// The resources (the demo's class names) live in the static labelprop_ui library, whose
+// initialiser the linker drops unless it is referenced: without this the demo's classes were
+// named "0" to "9".
+static void initUiResources()
+{
+    Q_INIT_RESOURCE(labelprop);
+}
 
 namespace labelprop::ui {
 
@@ -46,7 +58,43 @@ namespace {
 
 constexpr auto kDemoSource = "/usr/share/datasets/fashion-mnist";
 constexpr qint64 kThumbnailBytes = qint64(256) << 20; // in memory; about 7,000 tiles of 96 x 96
-constexpr float kConfidentAbove = 0.9f;
+constexpr float kConfidentAbove = ProjectSession::kConfidentAbove;
+
+// The encoder as the status bar shows it: a model file by its name, with every option kept (the
+// options make a different encoder: "pca:64,rgb" is not "pca:64").
+QString shortEncoderSpec(const QString& spec)
+{
+    const int colon = spec.indexOf(QLatin1Char(':'));
+    if (colon < 0)
+        return spec;
+    const QString head = spec.mid(colon + 1).section(QLatin1Char(','), 0, 0);
+    const QString rest = spec.mid(colon + 1).section(QLatin1Char(','), 1);
+    QString out = spec.left(colon + 1) + QFileInfo(head).fileName();
+    if (!rest.isEmpty())
+        out += QLatin1Char(',') + rest;
+    return out;
+}
+
+// `text` as a whole sentence (a final full stop), so messages joined one after another read as
+// sentences, not as one run-on line.
+QString sentence(QString text)
+{
+    text = text.trimmed();
+    if (!text.isEmpty() && !text.endsWith(QLatin1Char('.')) && !text.endsWith(QLatin1Char('!')) && !text.endsWith(QLatin1Char('?')))
+        text += QLatin1Char('.');
+    return text;
+}
+
+// Keys of one action without repeats: QKeySequence::Redo is Ctrl+Shift+Z on X11, and the same
+// sequence twice made Qt call the shortcut ambiguous and do nothing.
+QList<QKeySequence> uniqueKeys(const QList<QKeySequence>& keys)
+{
+    QList<QKeySequence> out;
+    for (const auto& k : keys)
+        if (!k.isEmpty() && !out.contains(k))
+            out.append(k);
+    return out;
+}
 
 std::string localPath(const QString& path)
 {
@@ -60,8 +108,11 @@ QString demoProjectPath()
     return dir + QStringLiteral("/fashion-mnist-demo.labelprop");
 }
 
+} // namespace
+
 QStringList fashionMnistClasses()
 {
+    initUiResources();
     QFile f(QStringLiteral(":/labelprop/fashion-mnist.classes"));
     QStringList names;
     if (f.open(QIODevice::ReadOnly))
@@ -70,8 +121,6 @@ QStringList fashionMnistClasses()
                 names << line.trimmed();
     return names;
 }
-
-} // namespace
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent)
@@ -129,6 +178,7 @@ MainWindow::MainWindow(QWidget* parent)
     buildActions();
     m_sheet = new ShortcutSheet(central);
     m_preview = new PreviewPanel(central);
+    connect(m_preview, &PreviewPanel::stepRequested, this, &MainWindow::stepPreview);
 
     connect(&m_session, &ProjectSession::progress, m_progress, &ProgressPanel::report);
     connect(&m_session, &ProjectSession::opened, this, &MainWindow::sessionOpened);
@@ -138,9 +188,15 @@ MainWindow::MainWindow(QWidget* parent)
             // The new encoder could not embed the project (or the person cancelled): back to the old one.
             const auto fallback = *std::exchange(m_encoderFallback, std::nullopt);
             showStartPage();
-            showError(tr("%1\nThe project keeps its encoder %2.").arg(message, fallback.spec));
+            showError(sentence(message) + QLatin1Char(' ') + tr("The project keeps its encoder %1.").arg(fallback.spec));
             writeEncoderThenOpen(fallback.project, fallback.spec, tr("Could not go back to the encoder %1").arg(fallback.spec));
             return;
+        }
+        if (!m_pendingProject.isEmpty() && m_pendingProject == m_session.projectPath()) {
+            // A project this window made never opened (cancelled while embedding, or the images could
+            // not be embedded): nothing a person did is in it, so it leaves no file behind.
+            const auto made = std::exchange(m_pendingProject, QString());
+            m_session.runAfterClose([file = localPath(made)] { removeProjectFiles(file); return true; }, [](bool) {});
         }
         showError(message);
         showStartPage();
@@ -180,7 +236,15 @@ MainWindow::MainWindow(QWidget* parent)
             m_saveTimer.start();
     });
     m_cache.setThumbnailSize(QSize(96, 96));
+    m_cache.setDevicePixelRatio(qApp->devicePixelRatio()); // sharp thumbnails at 2x
     showStartPage();
+    // The first window fits the screen with room to spare (a 1366 x 768 laptop must see the status
+    // bar with its progress and Cancel); later ones come back as they were left, maximised included.
+    if (!restoreGeometry(AppSettings::windowGeometry())) {
+        const QRect screen = this->screen() ? this->screen()->availableGeometry() : QRect(0, 0, 1366, 768);
+        resize(std::min(1280, screen.width() * 9 / 10), std::min(860, screen.height() * 85 / 100));
+    }
+    restoreState(AppSettings::windowState());
 }
 
 MainWindow::~MainWindow() = default;
@@ -215,7 +279,7 @@ void MainWindow::buildActions()
                              auto slot) {
         auto* a = new QAction(text, this);
         a->setObjectName(name);
-        a->setShortcuts(keys);
+        a->setShortcuts(uniqueKeys(keys));
         a->setShortcutContext(Qt::WindowShortcut);
         connect(a, &QAction::triggered, this, slot);
         menu->addAction(a);
@@ -237,17 +301,20 @@ void MainWindow::buildActions()
     auto* edit = menuBar()->addMenu(tr("&Label"));
     m_labelMenu = edit;
     make(edit, QStringLiteral("undo"), tr("&Undo"), {QKeySequence::Undo}, [this] { m_session.undo(); });
-    make(edit, QStringLiteral("redo"), tr("&Redo"), {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo},
+    make(edit, QStringLiteral("redo"), tr("&Redo"),
+         uniqueKeys(QList<QKeySequence>{QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)}
+                    + QKeySequence::keyBindings(QKeySequence::Redo)),
          [this] { m_session.redo(); });
     edit->addSeparator();
-    make(edit, QStringLiteral("accept"), tr("&Accept Propagated Labels of the Selection"),
+    labelKeysActOnGridOnly(make(edit, QStringLiteral("accept"), tr("&Accept Propagated Labels of the Selection"),
          {QKeySequence(Qt::Key_Return), QKeySequence(Qt::Key_Enter)}, [this] {
-             m_session.acceptPropagated(m_view->selectedItems());
-             if (AppSettings::advanceAfterLabel() && m_view->selectedItems().size() == 1)
+             const auto items = m_view->selectedItems();
+             m_session.acceptPropagated(items);
+             if (AppSettings::advanceAfterLabel() && items.size() == 1)
                  m_view->advance();
-         });
-    make(edit, QStringLiteral("remove"), tr("Re&move Labels of the Selection"),
-         {QKeySequence(Qt::Key_Delete), QKeySequence(Qt::Key_Backspace)}, [this] { labelSelection(-1); });
+         }));
+    labelKeysActOnGridOnly(make(edit, QStringLiteral("remove"), tr("Re&move Labels of the Selection"),
+         {QKeySequence(Qt::Key_Delete), QKeySequence(Qt::Key_Backspace)}, [this] { labelSelection(-1); }));
     auto* advance = make(edit, QStringLiteral("advance"), tr("Move On after Labeling One Item"), {},
                          [](bool on) { AppSettings::setAdvanceAfterLabel(on); });
     advance->setCheckable(true);
@@ -284,7 +351,7 @@ void MainWindow::rebuildClassActions()
 {
     auto* menu = m_labelMenu;
     for (auto* a : m_classActions) {
-        removeAction(a);
+        m_view->grid()->removeAction(a);
         menu->removeAction(a);
         a->deleteLater();
     }
@@ -299,9 +366,19 @@ void MainWindow::rebuildClassActions()
             a->setShortcut(QKeySequence(keys[c]));
         connect(a, &QAction::triggered, this, [this, c] { labelSelection(int(c)); });
         menu->addAction(a);
-        addAction(a);
+        labelKeysActOnGridOnly(a);
         m_classActions.push_back(a);
     }
+}
+
+void MainWindow::labelKeysActOnGridOnly(QAction* action)
+{
+    // Keys that label act only where the person is looking at items: typed into the search box, a
+    // confidence box or a combo box's popup, Return, Delete, digits and letters are theirs. The
+    // menu still shows the key and still triggers the action on the selection.
+    removeAction(action);
+    action->setShortcutContext(Qt::WidgetShortcut);
+    m_view->grid()->addAction(action);
 }
 
 void MainWindow::labelSelection(int classId)
@@ -318,7 +395,7 @@ void MainWindow::updateCounts()
 {
     if (!m_session.isOpen())
         return;
-    const auto c = countItems(m_session.items(), int(m_session.classes().size()), kConfidentAbove);
+    const auto& c = m_session.counts(); // kept item by item by the session, not recounted here
     const QLocale l;
     m_counts->setText(tr("%1 items · labeled by people %2 · imported %3 · propagated %4 (%5 at ≥ %6%) · flagged %7 · "
                          "estimated noise %8%")
@@ -377,6 +454,8 @@ void MainWindow::sessionOpened()
     m_banner->hide();
     const QString path = m_session.projectPath();
     AppSettings::addRecentProject(path);
+    if (m_pendingProject == path)
+        m_pendingProject.clear(); // made and opened: it is the person's project now
     setWindowTitle(tr("%1 — Labelprop").arg(QFileInfo(path).completeBaseName()));
     m_cache.setSource(m_session.images());
     m_cache.setDiskCache(m_session.imagesAreFiles() ? m_session.cacheFolder() + QStringLiteral("/thumbnails") : QString(),
@@ -391,13 +470,56 @@ void MainWindow::sessionOpened()
     if (m_encoderFallback && m_encoderFallback->project == path)
         m_encoderFallback.reset(); // the new encoder embedded the project
     const QString spec = m_session.encoderSpec();
-    const QString shortSpec = spec.section(QLatin1Char(','), 0, 0).section(QLatin1Char('/'), -1);
-    m_encoder->setText(tr("Encoder: %1 (%2)").arg(shortSpec, m_session.encoderPlacement()));
+    m_encoder->setText(tr("Encoder: %1 (%2)").arg(shortEncoderSpec(spec), m_session.encoderPlacement()));
     m_encoder->setToolTip(spec);
     m_view->start(AppSettings::viewState(path));
     updateCounts();
     updateUndoActions();
     emit projectOpened();
+}
+
+QString MainWindow::projectsFolder()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/projects");
+}
+
+QString MainWindow::writableProjectPath(const QString& beside)
+{
+    const QString folder = QFileInfo(beside).absolutePath();
+    const bool writable = m_canWriteIn ? m_canWriteIn(folder) : [&] {
+        QTemporaryFile probe(folder + QStringLiteral("/.labelprop-write-check-XXXXXX"));
+        return probe.open();
+    }();
+    if (writable)
+        return beside;
+    // The project refers to its images by a root it can move, so it can live anywhere: offer a
+    // folder of the person's own (or one they pick) instead of failing.
+    // Named after the folder and a hash of where it is: two read-only folders called "images" get
+    // two projects, and the same folder finds its project again next time.
+    const QString tag = QString::fromLatin1(
+        QCryptographicHash::hash(QFileInfo(beside).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1).toHex().left(8));
+    const QString elsewhere = projectsFolder() + QLatin1Char('/') + QFileInfo(beside).completeBaseName() + QLatin1Char('-')
+                              + tag + QStringLiteral(".labelprop");
+    if (QFileInfo::exists(elsewhere))
+        return elsewhere;
+    QMessageBox box(QMessageBox::Question, tr("Keep the project elsewhere?"),
+                    tr("Labelprop cannot write in %1, where the project would go beside the images.").arg(folder),
+                    QMessageBox::Cancel, this);
+    box.setObjectName(QStringLiteral("projectElsewhere"));
+    box.setInformativeText(tr("Keep the project in %1 instead? The images stay where they are; the project "
+                              "refers to them there.").arg(QDir::toNativeSeparators(elsewhere)));
+    auto* keep = box.addButton(tr("Keep It There"), QMessageBox::AcceptRole);
+    auto* choose = box.addButton(tr("Choose a Place…"), QMessageBox::ActionRole);
+    box.setDefaultButton(keep);
+    box.exec();
+    if (box.clickedButton() == keep) {
+        QDir().mkpath(projectsFolder());
+        return elsewhere;
+    }
+    if (box.clickedButton() == choose)
+        return QFileDialog::getSaveFileName(this, tr("Where to keep the project"), elsewhere,
+                                            tr("Labelprop projects (*.labelprop)"));
+    return {};
 }
 
 void MainWindow::newProject(const QString& source, const QString& project, const QStringList& classNames)
@@ -407,11 +529,19 @@ void MainWindow::newProject(const QString& source, const QString& project, const
         const QFileInfo info(source);
         target = info.isDir() ? QDir::cleanPath(info.absoluteFilePath()) + QStringLiteral(".labelprop")
                               : info.absolutePath() + QLatin1Char('/') + info.completeBaseName() + QStringLiteral(".labelprop");
+        if (!QFileInfo::exists(target))
+            target = writableProjectPath(target);
+        if (target.isEmpty())
+            return; // the person cancelled
     }
     if (QFileInfo::exists(target)) {
         openProject(target); // the folder's project already exists: carry on with it
         return;
     }
+    // The open project goes first: its grid must not stay live while its session's data is replaced
+    // (painting it then crashed), and the start page shows the import's progress and Cancel.
+    if (m_session.isOpen())
+        showStartPage();
     m_banner->hide();
     m_pendingProject = target;
     m_createCancel = std::make_shared<std::atomic<bool>>(false);
@@ -438,13 +568,17 @@ void MainWindow::newProject(const QString& source, const QString& project, const
             auto created = createProjectFromSource(request);
             if (!created)
                 return std::unexpected(created.error());
-            return created->sourceDescription; // the store closes here, so the session can open it
+            auto said = created->sourceDescription;
+            if (!created->encoderNote.empty())
+                said += "; " + created->encoderNote;
+            return said; // the store closes here, so the session can open it
         } catch (const std::exception& e) {
             return fail(request.source + ": " + e.what());
         }
     };
     runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, target](Expected<std::string> created) {
         if (!created) {
+            m_pendingProject.clear();
             m_progress->finish();
             showError(QString::fromStdString(created.error().message));
             return;
@@ -486,11 +620,12 @@ void MainWindow::changeEncoder(const QString& spec)
 void MainWindow::writeEncoderThenOpen(const QString& path, const QString& spec, const QString& failurePrefix)
 {
     m_progress->report(tr("Checking the encoder"), 0.0);
-    runThen(*QThreadPool::globalInstance(), this, [path, spec] { return ProjectSession::writeEncoderSetting(path, spec); },
+    // On the session's store worker: after the close's save has let go of the project file.
+    m_session.runAfterClose([path, spec] { return ProjectSession::writeEncoderSetting(path, spec); },
             [this, path, failurePrefix](Expected<void> written) {
                 if (!written) {
                     m_encoderFallback.reset(); // nothing changed: the old encoder stays
-                    showError(failurePrefix + QStringLiteral(": ") + QString::fromStdString(written.error().message));
+                    showError(sentence(failurePrefix + QStringLiteral(": ") + QString::fromStdString(written.error().message)));
                 }
                 openProject(path);
             });
@@ -540,8 +675,7 @@ void MainWindow::exportLabels()
         return;
     ExportOptions options;
     options.format = file.endsWith(QStringLiteral(".json")) ? ExportFormat::Json : ExportFormat::Csv;
-    m_session.saveLivePropagation(); // the export's confidences and flags are the ones on screen
-    m_session.exportLabels(file, options);
+    m_session.exportLabels(file, options); // the confidences and flags on screen (it saves them first)
 }
 
 void MainWindow::showShortcuts()
@@ -555,25 +689,53 @@ void MainWindow::showShortcuts()
     m_sheet->showOver();
 }
 
+void MainWindow::stepPreview(int steps)
+{
+    auto* grid = m_view->grid();
+    const int row = grid->currentIndex().row() + steps;
+    if (row < 0 || row >= m_view->model().rowCount())
+        return;
+    const auto index = m_view->model().index(row);
+    grid->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect);
+    grid->scrollTo(index, QAbstractItemView::EnsureVisible); // currentItemChanged shows it in the preview
+}
+
 void MainWindow::showPreview()
 {
     const int item = m_view->currentItem();
     if (item < 0 || !m_session.images())
         return;
     const auto& items = m_session.items();
-    QString caption = QString::fromStdString(items.path(std::size_t(item)));
-    const int shown = items.shownClass(std::size_t(item));
-    if (shown >= 0)
-        caption += QStringLiteral(" — ") + QString::fromStdString(m_session.classes()[std::size_t(shown)].name);
+    const auto i = std::size_t(item);
+    const auto& shown = items.shown[i];
+    const auto className = [&](int c) {
+        return c >= 0 && std::size_t(c) < m_session.classes().size() ? QString::fromStdString(m_session.classes()[std::size_t(c)].name)
+                                                                       : QString();
+    };
+    QString caption = QString::fromStdString(items.path(i));
+    if (items.label[i] >= 0) {
+        caption += QStringLiteral(" — ") + className(items.label[i]);
+        if (shown.predicted >= 0)
+            caption += tr(" (neighbours agree %1%)").arg(qRound((1.0 - shown.issueScore) * 100.0));
+    } else if (shown.predicted >= 0) {
+        caption += QStringLiteral(" — ") + tr("propagated: %1, %2%").arg(className(shown.predicted)).arg(qRound(shown.confidence * 100.0));
+    } else {
+        caption += QStringLiteral(" — ") + tr("unlabeled");
+    }
+    if (shown.flagged)
+        caption += QStringLiteral("\n") + tr("⚑ likely mislabeled; suggested: %1").arg(className(shown.suggested));
     m_preview->setMessage(tr("Loading…"));
-    m_preview->showOver();
+    if (!m_preview->isVisible())
+        m_preview->showOver();
     auto task = [images = m_session.images(), item] {
         auto image = images->decode(std::size_t(item));
         if (!image)
             return std::pair<QImage, QString>{{}, QString::fromStdString(image.error().message)};
         return std::pair<QImage, QString>{thumbnailImage(*image, QSize(image->cols, image->rows)), {}};
     };
-    runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, caption](std::pair<QImage, QString> r) {
+    runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, caption, item](std::pair<QImage, QString> r) {
+        if (item != m_view->currentItem())
+            return; // stepped on meanwhile: the newer item's decode shows
         if (r.first.isNull())
             m_preview->setMessage(r.second);
         else
@@ -583,6 +745,7 @@ void MainWindow::showPreview()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    AppSettings::saveWindow(saveGeometry(), saveState());
     if (m_session.isOpen())
         AppSettings::saveViewState(m_session.projectPath(), m_view->state());
     m_session.close(); // commits queued are made and the live propagation saved

@@ -16,6 +16,7 @@
 #include <QMainWindow>
 #include <QTimer>
 
+#include <functional>
 #include <vector>
 
 class QAction;
@@ -33,6 +34,9 @@ class ProjectView;
 class ShortcutSheet;
 class StartPage;
 
+// The Fashion-MNIST demo's class names, in label order (from the app's resources).
+[[nodiscard]] QStringList fashionMnistClasses();
+
 class MainWindow final : public QMainWindow {
     Q_OBJECT
 public:
@@ -46,6 +50,11 @@ public:
     void newProject(const QString& source, const QString& project = {}, const QStringList& classNames = {});
     void openDemo();
     void showShortcuts();
+    // Whether a new project file can be written in a folder (default: a temporary file can be made
+    // there). Tests replace it: as root, no folder is read-only.
+    void setFolderWritableCheck(std::function<bool(const QString&)> check) { m_canWriteIn = std::move(check); }
+    // Where projects go whose images sit in a folder that cannot be written.
+    [[nodiscard]] static QString projectsFolder();
     // Switches the open project to encoder `spec` (an encoder spec, EncoderDialog): closes it, saves
     // the setting, and opens it again, which embeds the images (progress, time left, Cancel). When
     // that open fails or is cancelled, the project goes back to its previous encoder.
@@ -75,6 +84,9 @@ private:
     void updateCounts();
     void updateUndoActions();
     void showPreview();
+    // The preview follows the current item: Left/Right (and Up/Down) step through the grid.
+    void stepPreview(int steps);
+    void labelKeysActOnGridOnly(QAction* action);
     void exportLabels();
     void chooseFolder();
     void chooseFile();
@@ -108,6 +120,10 @@ private:
     };
     std::optional<EncoderFallback> m_encoderFallback;
     std::shared_ptr<std::atomic<bool>> m_createCancel;
+    std::function<bool(const QString&)> m_canWriteIn;
+    // A project file for `source` somewhere writable, asking the person when the folder beside the
+    // images cannot be written; empty when they cancel.
+    [[nodiscard]] QString writableProjectPath(const QString& besideSource);
     QTimer m_countsTimer;     // coalesces count updates
     QTimer m_stateTimer;      // debounces saving the view state
     QTimer m_saveTimer;       // saves the live propagation when labeling pauses

@@ -130,6 +130,29 @@ void PreviewPanel::setMessage(const QString& text)
     m_image->setStyleSheet(QStringLiteral("color: #f0f0f0;"));
 }
 
+QString PreviewPanel::caption() const
+{
+    return m_caption->text();
+}
+
+void PreviewPanel::keyPressEvent(QKeyEvent* event)
+{
+    switch (event->key()) {
+    case Qt::Key_Left:
+    case Qt::Key_Up:
+        emit stepRequested(-1);
+        event->accept();
+        return;
+    case Qt::Key_Right:
+    case Qt::Key_Down:
+        emit stepRequested(1);
+        event->accept();
+        return;
+    default:
+        OverlayPanel::keyPressEvent(event);
+    }
+}
+
 void PreviewPanel::resizeEvent(QResizeEvent* event)
 {
     OverlayPanel::resizeEvent(event);

@@ -1,7 +1,8 @@
 #pragma once
 // Panels drawn over the main window's content (so a screenshot of the window shows them):
 //   ShortcutSheet  F1: every action with its shortcut, generated from the actions themselves;
-//   PreviewPanel   Space: the current item large, with its path and label.
+//   PreviewPanel   Space: the current item large, with its path, label, confidence and flag; the
+//                  arrow keys step to the neighbouring items of the grid (stepRequested()).
 // Escape or the key that opened a panel closes it. Both follow their parent's size.
 //
 // Thread-safety: GUI thread only.
@@ -44,6 +45,14 @@ public:
     explicit PreviewPanel(QWidget* parent);
     void setImage(const QImage& image, const QString& caption);
     void setMessage(const QString& text);
+    [[nodiscard]] QString caption() const;
+
+signals:
+    // Left/Up: -1, Right/Down: +1; the window moves the current item and shows it here.
+    void stepRequested(int steps);
+
+protected:
+    void keyPressEvent(QKeyEvent* event) override;
 
 private:
     QLabel* m_image = nullptr;

@@ -134,6 +134,8 @@ QVariant ProjectGridModel::data(const QModelIndex& index, int role) const
         return {};
     const auto& cols = m_session->items();
     const auto i = std::size_t(item);
+    if (i >= cols.size())
+        return {}; // the session's columns were let go (ProjectView clears the order on aboutToClose)
     const auto& shown = cols.shown[i];
     const int label = cols.label[i];
     const auto className = [&](int c) { return c >= 0 && c < m_classNames.size() ? m_classNames[c] : QString(); };

@@ -87,6 +87,8 @@ ProjectSession::~ProjectSession()
 {
     close();
     m_cancel->store(true);
+    // The close's save must finish before the program ends (the pools' destructors would wait
+    // too; this says so).
     m_enginePool.waitForDone();
     m_storePool.waitForDone();
 }
@@ -195,6 +197,11 @@ void ProjectSession::open(const QString& projectPath)
             }
             out->live = std::shared_ptr<LivePropagation>(std::move(*live));
             out->initial = out->live->initial();
+            if (cancel->load()) { // closed or cancelled meanwhile: let the file go here, on the worker
+                out->live.reset();
+                out->store.reset();
+                out->status = fail(path + ": cancelled");
+            }
         } catch (const std::exception& e) { // SQLite, OpenCV, allocation: stop at the task boundary
             out->status = fail(path + ": " + e.what());
         }
@@ -258,6 +265,7 @@ void ProjectSession::finishOpen(std::shared_ptr<Opened> o)
     m_redoable = o->redoable;
     for (std::size_t k = 0; k < o->initial.rows.size(); ++k)
         m_items.shown[std::size_t(m_itemOfRow[std::size_t(o->initial.rows[k])])] = o->initial.values[k];
+    recount();
     m_noiseRate = o->initial.noiseRate;
     m_shownVersion = o->initial.version;
     m_open = true;
@@ -319,8 +327,7 @@ void ProjectSession::applyChanges(std::vector<LabelChange> changes, LabelSource 
     touched.reserve(changes.size());
     for (const auto& c : changes) {
         const auto i = std::size_t(c.itemId - 1);
-        m_items.label[i] = c.classId;
-        m_items.source[i] = std::uint8_t(source);
+        setLabel(i, c.classId, std::uint8_t(source));
         touched.push_back(std::int32_t(i));
     }
     m_pending.insert(m_pending.end(), changes.begin(), changes.end());
@@ -368,6 +375,7 @@ void ProjectSession::storeAnswered(const StoreAnswer& answer)
         emit storeError(text(answer.error->message));
     if (answer.classes) {
         m_classes = *answer.classes;
+        recount(); // the per-class counts follow the class list
         emit classesChanged();
     }
     // Apply the store's changes grouped by source (undo can restore labels of several sources).
@@ -379,6 +387,26 @@ void ProjectSession::storeAnswered(const StoreAnswer& answer)
     if (!answer.description.isEmpty())
         emit message(answer.description);
     emit undoStateChanged();
+}
+
+void ProjectSession::setLabel(std::size_t i, std::int32_t classId, std::uint8_t source)
+{
+    countItem(m_counts, m_items, i, kConfidentAbove, -1);
+    m_items.label[i] = classId;
+    m_items.source[i] = source;
+    countItem(m_counts, m_items, i, kConfidentAbove, +1);
+}
+
+void ProjectSession::setShown(std::size_t i, const ShownRow& row)
+{
+    countItem(m_counts, m_items, i, kConfidentAbove, -1);
+    m_items.shown[i] = row;
+    countItem(m_counts, m_items, i, kConfidentAbove, +1);
+}
+
+void ProjectSession::recount()
+{
+    m_counts = countItems(m_items, int(m_classes.size()), kConfidentAbove);
 }
 
 void ProjectSession::dispatchEngine()
@@ -404,7 +432,7 @@ void ProjectSession::dispatchEngine()
             changed.reserve(update->rows.size());
             for (std::size_t k = 0; k < update->rows.size(); ++k) {
                 const auto item = m_itemOfRow[std::size_t(update->rows[k])];
-                m_items.shown[std::size_t(item)] = update->values[k];
+                setShown(std::size_t(item), update->values[k]);
                 changed.push_back(item);
             }
             m_noiseRate = update->noiseRate;
@@ -414,6 +442,8 @@ void ProjectSession::dispatchEngine()
             emit propagationChanged(changed, update->version);
         }
         dispatchEngine();
+        if (m_waitingExport && engineIdle())
+            exportLabels(m_waitingExport->file, m_waitingExport->options);
     });
 }
 
@@ -565,30 +595,58 @@ Expected<bool> saveSnapshot(ProjectStore& store, const LabelMirror& mirror, cons
 
 void ProjectSession::close()
 {
-    if (!m_store && !m_live)
+    if (!m_store && !m_live) {
+        // An open in progress is cancelled, and its answer dropped: its task lets the store go on
+        // the worker (below, in open()), so a next open queued behind it finds the file free.
+        m_cancel->store(true);
+        ++m_openRequest;
         return;
-    ++m_generation; // answers still on their way are for the closed project: dropped
+    }
+    emit aboutToClose(); // views let go of the rows before the columns are emptied
+    ++m_generation;      // answers still on their way are for the closed project: dropped
     m_cancel->store(true);
     m_open = false;
-    // Every commit queued is made, the engine's last update applied, and the live propagation saved
-    // once more, before the store (and its lock) go: reopening the project finds it all.
-    m_enginePool.waitForDone();
-    m_storePool.waitForDone();
-    if (m_live && m_store && m_mirror) {
-        auto written = saveSnapshot(*m_store, *m_mirror, storedPropagation(m_live->run(), m_live->current()), m_itemOfRow);
-        if (!written)
-            emit storeError(text(written.error().message));
-    }
-    m_live.reset();
-    m_store.reset();
-    m_mirror.reset();
+    // The last save runs on the workers, in order, so the GUI never waits for it: the engine
+    // worker takes the snapshot after the update in flight; the store worker saves it after every
+    // commit queued, then lets the store (and its lock) go. Both hold the only references left to
+    // the live propagation and the store. The next open queues behind this on the store worker.
+    auto snapshot = std::make_shared<std::promise<std::shared_ptr<const StoredPropagation>>>();
+    auto ready = snapshot->get_future().share();
+    m_enginePool.start([live = std::exchange(m_live, {}), snapshot]() mutable {
+        try {
+            snapshot->set_value(std::make_shared<const StoredPropagation>(storedPropagation(live->run(), live->current())));
+        } catch (...) {
+            snapshot->set_exception(std::current_exception());
+        }
+        live.reset(); // the trajectory (hundreds of MB at 1M) goes here, not on the GUI thread
+    });
+    ++m_closing;
+    auto save = [store = std::exchange(m_store, {}), mirror = std::exchange(m_mirror, {}),
+                 itemOfRow = std::exchange(m_itemOfRow, {}), ready]() mutable -> QString {
+        QString error;
+        try {
+            if (auto written = saveSnapshot(*store, *mirror, *ready.get(), itemOfRow); !written)
+                error = text(written.error().message);
+        } catch (const std::exception& e) {
+            error = text(store->path() + ": the propagation was not saved: " + e.what());
+        }
+        store.reset(); // closes the file and releases its lock
+        return error;
+    };
+    runThen(m_storePool, this, std::move(save), [this, path = m_path](const QString& error) {
+        --m_closing;
+        if (!error.isEmpty())
+            emit storeError(error);
+        emit closed(path);
+    });
     m_images.reset();
     m_hashes.reset();
     m_pending.clear();
     m_engineBusy = false;
+    m_waitingExport.reset();
     m_items = ItemColumns{};
+    m_counts = ItemCounts{};
     m_classes.clear();
-    m_itemOfRow.clear();
 }
 
 void ProjectSession::saveLivePropagation()
@@ -621,20 +679,49 @@ void ProjectSession::exportLabels(const QString& file, const ExportOptions& opti
 {
     if (!m_open)
         return;
-    auto task = [store = m_store, out = localPath(file), options]() -> Expected<ExportReport> {
-        try {
-            return labelprop::exportLabels(*store, out, options);
-        } catch (const std::exception& e) {
-            return fail(out + ": " + e.what());
-        }
+    if (!engineIdle()) {
+        // The file must hold what the window shows: it is written once the propagation has caught
+        // up with every label (a later export request replaces this one).
+        const bool said = m_waitingExport.has_value();
+        m_waitingExport = WaitingExport{file, options};
+        if (!said)
+            emit message(tr("Waiting for the propagation to catch up, then writing %1").arg(file));
+        return;
+    }
+    m_waitingExport.reset();
+    // The engine's result as shown, saved in the project, then exported from it: one store task,
+    // after every commit queued, so the file's confidences and flags are the window's.
+    auto snapshot = [live = m_live] {
+        return std::make_shared<const StoredPropagation>(storedPropagation(live->run(), live->current()));
     };
-    runThen(m_storePool, this, std::move(task), [this, file, gen = m_generation](Expected<ExportReport> report) {
+    runThen(m_enginePool, this, std::move(snapshot), [this, file, options, gen = m_generation](
+                                                          std::shared_ptr<const StoredPropagation> stored) {
         if (gen != m_generation)
             return;
-        if (!report)
-            emit storeError(text(report.error().message));
-        else
-            emit exported(file, *report);
+        auto task = [store = m_store, mirror = m_mirror, stored, itemOfRow = m_itemOfRow, out = localPath(file),
+                     options]() -> std::optional<Expected<ExportReport>> {
+            try {
+                auto saved = saveSnapshot(*store, *mirror, *stored, itemOfRow);
+                if (!saved)
+                    return Expected<ExportReport>(std::unexpected(saved.error()));
+                if (!*saved && !stored->scores.empty())
+                    return std::nullopt; // labels moved on since the snapshot: export again when idle
+                return labelprop::exportLabels(*store, out, options);
+            } catch (const std::exception& e) {
+                return Expected<ExportReport>(fail(out + ": " + e.what()));
+            }
+        };
+        runThen(m_storePool, this, std::move(task),
+                [this, file, options, gen](std::optional<Expected<ExportReport>> report) {
+                    if (gen != m_generation)
+                        return;
+                    if (!report)
+                        exportLabels(file, options); // waits for the new labels' propagation
+                    else if (!*report)
+                        emit storeError(text(report->error().message));
+                    else
+                        emit exported(file, **report);
+                });
     });
 }
 

@@ -19,6 +19,7 @@
 #include "core/project/LivePropagation.h"
 #include "core/project/ProjectExport.h"
 #include "core/project/ProjectStore.h"
+#include "ui/Tasks.h"
 
 #include <QObject>
 #include <QString>
@@ -48,10 +49,18 @@ public:
     void open(const QString& projectPath);
     // Cancels an open in progress (encoding, graph search); failed() follows.
     void cancelOpen();
-    // Closes the project: waits for the commits queued and the engine's update in flight, saves the
-    // live propagation, and lets the store (and its lock) go. Blocks for that long (milliseconds at
-    // 70k; at 1M the save writes the 1M-row result). Answers still on their way are dropped.
+    // Closes the project without waiting: aboutToClose() first (views drop what they show of it),
+    // then the columns are emptied at once, and the workers finish in the background: every commit
+    // queued is made, the live propagation saved (at 1M items, a 1M-row result), and the store and
+    // its lock let go; closed() follows. Work queued on the store worker afterwards (the next open,
+    // runAfterClose()) runs after all of that. Answers still on their way are dropped.
     void close();
+    // Runs `task` on the store worker after everything queued there (a close's save and release),
+    // then `done(result)` on the GUI thread: for work on a project file the session just let go.
+    template <class Task, class Done>
+    void runAfterClose(Task task, Done done);
+    // Whether a close is still saving in the background (the project file is still locked).
+    [[nodiscard]] bool closing() const { return m_closing > 0; }
     [[nodiscard]] bool isOpen() const { return m_open; }
     [[nodiscard]] const QString& projectPath() const { return m_path; }
 
@@ -74,6 +83,10 @@ public:
     // thread. The next open embeds the images with it (cached per encoder).
     [[nodiscard]] static Expected<void> writeEncoderSetting(const QString& path, const QString& spec);
     [[nodiscard]] double noiseRate() const { return m_noiseRate; }
+    // The status bar's counts, kept up to date item by item as labels and propagation change (no
+    // pass over every item on the GUI thread). Confident: propagated at >= kConfidentAbove.
+    [[nodiscard]] const ItemCounts& counts() const { return m_counts; }
+    static constexpr float kConfidentAbove = 0.9f;
     [[nodiscard]] std::int64_t undoDepth() const { return m_undoable; }
     [[nodiscard]] std::int64_t redoDepth() const { return m_redoable; }
 
@@ -93,8 +106,10 @@ public:
     // Saves the live propagation in the project (so `project status`, `export` and the next open
     // see it), once the engine has caught up with every label. Asynchronous; saved() follows.
     void saveLivePropagation();
-    // Writes the cleaned labels (core's exportLabels) on the store worker, after every commit
-    // queued before it. exported() or storeError() follows.
+    // Writes the cleaned labels (core's exportLabels) with the confidences and flags the window
+    // shows: once the engine has caught up with every label, its result is saved in the project
+    // and exported from there, on the store worker after every commit queued. While the engine is
+    // busy the export waits (message() says so). exported() or storeError() follows.
     void exportLabels(const QString& file, const ExportOptions& options);
 
     // The latest engine version the GUI has applied, and whether the engine is idle (nothing
@@ -121,6 +136,10 @@ public:
 signals:
     void progress(const QString& stage, double fraction);
     void opened();
+    // The open project is about to go: items() is emptied right after. Views must stop showing it.
+    void aboutToClose();
+    // A close finished in the background: `project` is saved and unlocked.
+    void closed(const QString& project);
     void failed(const QString& message);
     // Labels of these items changed in the columns (before propagation caught up).
     void labelsChanged(const std::vector<std::int32_t>& items);
@@ -149,6 +168,10 @@ private:
     void runStoreStep(std::function<Expected<std::optional<ActionInfo>>(ProjectStore&)> step, const QString& doneFormat,
                       const QString& nothingText);
     void storeAnswered(const StoreAnswer& answer);
+    // Sets item i's label (and source) or shown row, keeping m_counts in step.
+    void setLabel(std::size_t i, std::int32_t classId, std::uint8_t source);
+    void setShown(std::size_t i, const ShownRow& row);
+    void recount();
 
     QString m_path;
     bool m_open = false;
@@ -160,6 +183,8 @@ private:
     std::int64_t m_embedded = 0;
     QString m_encoderSpec, m_encoderPlacement;
     double m_noiseRate = 0.0;
+    ItemCounts m_counts;
+    int m_closing = 0; // closes still saving in the background
     std::int64_t m_undoable = 0, m_redoable = 0;
 
     std::shared_ptr<ProjectStore> m_store;     // used on m_storePool only
@@ -179,6 +204,11 @@ private:
     std::vector<std::int32_t> m_itemOfRow; // embedding row -> item index
     std::shared_ptr<std::atomic<bool>> m_cancel = std::make_shared<std::atomic<bool>>(false);
     std::vector<LabelChange> m_pending;        // changes waiting for the engine
+    struct WaitingExport {
+        QString file;
+        ExportOptions options;
+    };
+    std::optional<WaitingExport> m_waitingExport; // written when the engine is idle
     bool m_engineBusy = false;
     std::int64_t m_shownVersion = 0;
     EngineFigures m_lastEngineUpdate;
@@ -188,5 +218,11 @@ private:
     QThreadPool m_storePool;  // one thread: store commits in order
     QThreadPool m_enginePool; // one thread: the live propagation
 };
+
+template <class Task, class Done>
+void ProjectSession::runAfterClose(Task task, Done done)
+{
+    runThen(m_storePool, this, std::move(task), std::move(done));
+}
 
 } // namespace labelprop::ui

@@ -11,6 +11,7 @@
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QItemSelectionModel>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListView>
@@ -81,10 +82,25 @@ ProjectView::ProjectView(ProjectSession* session, ThumbnailCache* cache, QWidget
             [this](const std::vector<std::int32_t>& items) { m_model.itemsChanged(items); });
     connect(session, &ProjectSession::propagationChanged, this,
             [this](const std::vector<std::int32_t>& items) { m_model.itemsChanged(items); });
+    // The project goes: the grid lets go of its rows before the session empties the columns, and no
+    // order computed for it is applied (a new project's grid must not paint the old one's items).
+    connect(session, &ProjectSession::aboutToClose, this, [this] {
+        ++m_orderRequest;
+        m_orderPending = false;
+        m_model.setOrder({});
+    });
     connect(session, &ProjectSession::suggestionsReady, this, [this] {
         if (m_query.sort == ItemSort::SuggestionRank)
             computeOrder(currentItem(), selectedItems(), -1);
     });
+    m_empty = new QLabel(m_grid->viewport());
+    m_empty->setObjectName(QStringLiteral("emptyMessage"));
+    m_empty->setAlignment(Qt::AlignCenter);
+    m_empty->setWordWrap(true);
+    m_empty->setForegroundRole(QPalette::PlaceholderText);
+    m_empty->hide();
+    m_grid->viewport()->installEventFilter(this);
+    connect(&m_model, &QAbstractItemModel::modelReset, this, &ProjectView::updateEmptyMessage);
     m_searchTimer.setSingleShot(true);
     m_searchTimer.setInterval(200);
     connect(&m_searchTimer, &QTimer::timeout, this, &ProjectView::queryFromBar);
@@ -96,6 +112,7 @@ void ProjectView::buildBar()
     bar->setObjectName(QStringLiteral("filterBar"));
     auto* row = new QHBoxLayout(bar);
     row->setContentsMargins(6, 4, 6, 4);
+    row->setSpacing(4);
     const auto label = [&](const QString& text, QWidget* buddy) {
         auto* l = new QLabel(text, bar);
         l->setBuddy(buddy);
@@ -123,7 +140,12 @@ void ProjectView::buildBar()
     label(tr("S&how:"), m_filter);
     m_class = new QComboBox(bar);
     m_class->setObjectName(QStringLiteral("classFilter"));
-    m_class->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    // The bar shrinks with the window (a 1366 x 768 laptop, a narrow half-screen window): long
+    // entries are elided in the closed boxes and shown whole in their lists.
+    for (auto* combo : {m_sort, m_filter, m_class}) {
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(combo == m_class ? 6 : 10);
+    }
     label(tr("C&lass:"), m_class);
     m_minConfidence = new QDoubleSpinBox(bar);
     m_minConfidence->setObjectName(QStringLiteral("minConfidence"));
@@ -141,7 +163,9 @@ void ProjectView::buildBar()
     m_search = new QLineEdit(bar);
     m_search->setObjectName(QStringLiteral("search"));
     m_search->setPlaceholderText(tr("Search file names"));
+    m_search->setMinimumWidth(60);
     m_search->setClearButtonEnabled(true);
+    m_search->installEventFilter(this); // Escape clears it
     row->addWidget(m_search, 1);
     classesChanged();
 
@@ -150,6 +174,53 @@ void ProjectView::buildBar()
     for (auto* box : {m_minConfidence, m_maxConfidence})
         connect(box, &QDoubleSpinBox::valueChanged, this, &ProjectView::queryFromBar);
     connect(m_search, &QLineEdit::textChanged, &m_searchTimer, qOverload<>(&QTimer::start));
+}
+
+bool ProjectView::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_search && event->type() == QEvent::KeyPress
+        && static_cast<QKeyEvent*>(event)->key() == Qt::Key_Escape) {
+        // Escape clears the search at once (no debounce); on an empty box it goes back to the grid.
+        if (m_search->text().isEmpty()) {
+            m_grid->setFocus();
+        } else {
+            m_search->clear();
+            m_searchTimer.stop();
+            queryFromBar();
+        }
+        return true;
+    }
+    if (watched == m_grid->viewport() && event->type() == QEvent::Resize)
+        m_empty->setGeometry(m_grid->viewport()->rect().adjusted(24, 24, -24, -24));
+    return QWidget::eventFilter(watched, event);
+}
+
+QString ProjectView::emptyMessage() const
+{
+    return m_empty->isHidden() ? QString() : m_empty->text();
+}
+
+void ProjectView::updateEmptyMessage()
+{
+    if (m_model.rowCount() > 0 || m_orderPending || !m_session->isOpen()) {
+        m_empty->hide();
+        return;
+    }
+    QStringList what;
+    if (m_query.filter != ItemFilter::All)
+        what << tr("shown: %1").arg(m_filter->currentText());
+    if (m_query.classId >= 0)
+        what << tr("class: %1").arg(m_class->currentText());
+    if (m_query.minConfidence > 0.0f || m_query.maxConfidence < 1.0f)
+        what << tr("confidence %1–%2").arg(m_query.minConfidence, 0, 'f', 2).arg(m_query.maxConfidence, 0, 'f', 2);
+    if (!m_query.search.empty())
+        what << tr("search: “%1”").arg(QString::fromStdString(m_query.search));
+    m_empty->setText(m_session->items().size() == 0
+                         ? tr("This project has no items.")
+                         : tr("No item matches the filter (%1).\nWiden it above; Escape in the search box clears the search.")
+                               .arg(what.join(QStringLiteral(", "))));
+    m_empty->setGeometry(m_grid->viewport()->rect().adjusted(24, 24, -24, -24));
+    m_empty->show();
 }
 
 void ProjectView::classesChanged()

@@ -18,6 +18,7 @@
 
 class QComboBox;
 class QDoubleSpinBox;
+class QLabel;
 class QLineEdit;
 class QListView;
 
@@ -66,6 +67,8 @@ public:
     // Whether every visible tile has its thumbnail (or its error), and no order is being computed.
     [[nodiscard]] bool visibleThumbnailsLoaded() const;
     [[nodiscard]] bool orderPending() const { return m_orderPending; }
+    // The line shown over an empty grid (no item passes the filter), or empty while items show.
+    [[nodiscard]] QString emptyMessage() const;
 
 signals:
     void stateChanged();            // order, filter, current item, selection, scroll or zoom
@@ -73,8 +76,12 @@ signals:
     void visibleThumbnailsReady();  // after a change, every visible tile has its thumbnail
     void currentItemChanged(int item);
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
     void buildBar();
+    void updateEmptyMessage();
     void queryFromBar();
     void showQueryInBar(const ItemQuery& query); // the bar's widgets only; no new order
     void computeOrder(int keepItem, std::vector<std::int32_t> keepSelection, int topItem);
@@ -93,6 +100,7 @@ private:
     QDoubleSpinBox* m_minConfidence = nullptr;
     QDoubleSpinBox* m_maxConfidence = nullptr;
     QLineEdit* m_search = nullptr;
+    QLabel* m_empty = nullptr; // over the grid's viewport when nothing passes the filter
     ItemQuery m_query;
     bool m_updatingBar = false;
     bool m_orderPending = false;

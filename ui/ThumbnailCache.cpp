@@ -104,6 +104,20 @@ void ThumbnailCache::setThumbnailSize(QSize size)
     setSource(m_source); // same images, new size: forget the old thumbnails and requests
 }
 
+void ThumbnailCache::setDevicePixelRatio(qreal ratio)
+{
+    ratio = std::max<qreal>(1.0, ratio);
+    if (ratio == m_ratio)
+        return;
+    m_ratio = ratio;
+    setSource(m_source); // same images, sharper thumbnails
+}
+
+QSize ThumbnailCache::pixelSize() const
+{
+    return QSize(qRound(m_size.width() * m_ratio), qRound(m_size.height() * m_ratio));
+}
+
 void ThumbnailCache::enqueue(int item)
 {
     if (!m_source || item < 0 || size_t(item) >= m_source->size() || m_cache.contains(item) || m_queued.contains(item)
@@ -148,7 +162,7 @@ QString ThumbnailCache::diskPath(int item) const
         || (*m_hashes)[std::size_t(item)].isZero())
         return {};
     const QString hex = QString::fromStdString((*m_hashes)[std::size_t(item)].hex());
-    return QStringLiteral("%1/%2x%3/%4/%5.jpg").arg(m_diskFolder).arg(m_size.width()).arg(m_size.height()).arg(hex.left(2), hex);
+    return QStringLiteral("%1/%2x%3/%4/%5.jpg").arg(m_diskFolder).arg(pixelSize().width()).arg(pixelSize().height()).arg(hex.left(2), hex);
 }
 
 ThumbnailCache::Decoded ThumbnailCache::decode(std::shared_ptr<const ImageSource> source, int item, QSize size,
@@ -194,7 +208,7 @@ void ThumbnailCache::dispatch()
         // Everything the worker needs goes by value; the result comes back to this thread.
         runThen(
             m_pool, this,
-            [source = m_source, item, size = m_size, generation = m_generation, path = diskPath(item)] {
+            [source = m_source, item, size = pixelSize(), generation = m_generation, path = diskPath(item)] {
                 return decode(source, item, size, generation, path);
             },
             [this](Decoded decoded) { finished(std::move(decoded)); });
@@ -208,8 +222,10 @@ void ThumbnailCache::finished(Decoded decoded)
     m_running.erase(decoded.item);
     auto entry = std::make_unique<Entry>();
     entry->error = std::move(decoded.error);
-    if (!decoded.image.isNull())
+    if (!decoded.image.isNull()) {
         entry->pixmap = QPixmap::fromImage(std::move(decoded.image));
+        entry->pixmap.setDevicePixelRatio(m_ratio);
+    }
     const qsizetype cost = m_costInKiB ? std::max<qsizetype>(1, entry->pixmap.width() * entry->pixmap.height() * 4 / 1024) : 1;
     m_cache.insert(decoded.item, entry.release(), cost); // the cache owns it; evicts the least recently used
     m_ready.append(decoded.item);

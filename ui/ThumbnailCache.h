@@ -65,6 +65,13 @@ public:
     void setByteBudget(qint64 bytes);
     // New thumbnails of another size (Ctrl +/-): forgets what is cached, remakes the placeholders.
     void setThumbnailSize(QSize size);
+    // Device pixels per logical pixel of the screen the thumbnails are shown on (2 on a HiDPI
+    // screen or with QT_SCALE_FACTOR=2): thumbnails are made at thumbnailSize() x ratio device
+    // pixels and carry the ratio, so they are sharp, not upscaled. Forgets what is cached.
+    void setDevicePixelRatio(qreal ratio);
+    [[nodiscard]] qreal devicePixelRatio() const { return m_ratio; }
+    // The size thumbnails are decoded to, in device pixels.
+    [[nodiscard]] QSize pixelSize() const;
     // Also keeps thumbnails on disk, under folder/<W>x<H>/<first 2 hex digits>/<content hash>.jpg,
     // so reopening a project of large photos does not decode them again. `hashes`: the content hash
     // of each item (index = item); an item with a zero hash is not kept. An empty folder turns it off.
@@ -115,6 +122,7 @@ private:
     void enqueue(int item);
 
     QSize m_size;
+    qreal m_ratio = 1.0;
     std::shared_ptr<const ImageSource> m_source;
     std::uint64_t m_generation = 0;
     QCache<int, Entry> m_cache;

@@ -4,6 +4,7 @@
 #include "ui/ProjectGridModel.h"
 #include "ui/TilePainting.h"
 
+#include <QAbstractItemView>
 #include <QApplication>
 #include <QPainter>
 #include <QPainterPath>
@@ -54,15 +55,44 @@ QSize TileDelegate::sizeHint(const QStyleOptionViewItem& option, const QModelInd
 
 void TileDelegate::paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const
 {
-    paintCellBackground(*this, painter, option, index); // selection, hover, focus
     QStyleOptionViewItem opt = option;
     initStyleOption(&opt, index);
+    const bool selected = opt.state & QStyle::State_Selected;
+    const auto* view = qobject_cast<const QAbstractItemView*>(option.widget);
+    const bool current = view ? view->currentIndex() == index : bool(opt.state & QStyle::State_HasFocus);
+    const bool viewFocused = view ? view->hasFocus() : true;
 
     painter->save();
     painter->setRenderHint(QPainter::Antialiasing);
     const QRect cell = option.rect;
+    // The selection is a tint of the highlight colour under dark text (white text on a pale tint
+    // was unreadable); hover is a fainter one.
+    QColor tint = opt.palette.color(QPalette::Highlight);
+    if (selected) {
+        tint.setAlpha(70);
+        painter->fillRect(cell.adjusted(1, 1, -1, -1), tint);
+    } else if (opt.state & QStyle::State_MouseOver) {
+        tint.setAlpha(25);
+        painter->fillRect(cell.adjusted(1, 1, -1, -1), tint);
+    }
     const QRect thumbBox = thumbnailBox(cell, m_thumbnailSize, kPadding);
+    // A thin frame around every thumbnail: a near-white image on a white tile is still a tile.
+    painter->setPen(QPen(opt.palette.color(QPalette::Mid), 1));
+    painter->setBrush(opt.palette.color(QPalette::AlternateBase));
+    painter->drawRect(QRectF(thumbBox).adjusted(-0.5, -0.5, 0.5, 0.5));
     paintThumbnail(painter, thumbBox, index.data(Qt::DecorationRole).value<QPixmap>(), true);
+    if (current) {
+        // The current item: a thick frame in the highlight colour, seen at a glance; dashed while
+        // the grid does not have the keyboard (keys go elsewhere then).
+        QPen pen(opt.palette.color(QPalette::Highlight).darker(viewFocused ? 115 : 100), kFocusFrame);
+        pen.setJoinStyle(Qt::MiterJoin);
+        if (!viewFocused)
+            pen.setStyle(Qt::DashLine);
+        painter->setPen(pen);
+        painter->setBrush(Qt::NoBrush);
+        const qreal inset = kFocusFrame / 2.0;
+        painter->drawRoundedRect(QRectF(cell).adjusted(inset, inset, -inset, -inset), 4, 4);
+    }
     const QFontMetrics& fm = option.fontMetrics;
     const int badge = std::max(14, fm.height());
     if (index.data(ProjectGridModel::FlaggedRole).toBool()) {
@@ -87,8 +117,7 @@ void TileDelegate::paint(QPainter* painter, const QStyleOptionViewItem& option, 
     const int label = index.data(ProjectGridModel::LabelRole).toInt();
     const QString name = index.data(ProjectGridModel::ShownClassNameRole).toString();
     const QColor colour = index.data(ProjectGridModel::ShownClassColourRole).value<QColor>();
-    const bool selected = opt.state & QStyle::State_Selected;
-    const QColor textColour = opt.palette.color(selected ? QPalette::HighlightedText : QPalette::Text);
+    const QColor textColour = opt.palette.color(QPalette::Text); // legible on the tint and off it
     const int lineTop = thumbBox.bottom() + 1 + kPadding;
     const QRect line1(cell.left() + kPadding, lineTop, cell.width() - 2 * kPadding, fm.height());
     const QRect swatch(line1.left(), line1.top() + (fm.height() - fm.ascent()) / 2, fm.ascent(), fm.ascent());

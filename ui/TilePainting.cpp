@@ -41,9 +41,11 @@ void paintThumbnail(QPainter* painter, const QRect& box, const QPixmap& pixmap, 
 {
     if (pixmap.isNull())
         return;
-    QSize size = pixmap.size().scaled(box.size(), Qt::KeepAspectRatio);
+    // In logical pixels: a HiDPI thumbnail (device pixel ratio 2) has twice the pixels of its box.
+    const QSize logical = pixmap.deviceIndependentSize().toSize();
+    QSize size = logical.scaled(box.size(), Qt::KeepAspectRatio);
     if (!enlarge)
-        size = size.boundedTo(pixmap.size());
+        size = size.boundedTo(logical);
     QRect target(QPoint(0, 0), size);
     target.moveCenter(box.center());
     painter->drawPixmap(target, pixmap);

@@ -13,7 +13,10 @@ namespace labelprop::cli {
 
 int reportError(const Error& error)
 {
-    std::cerr << "labelprop-cli: error: " << error.message << "\n";
+    std::cerr << "labelprop-cli: error: " << error.message;
+    if (!error.cliAdvice.empty())
+        std::cerr << "; " << error.cliAdvice;
+    std::cerr << "\n";
     return kExitFailure;
 }
 

@@ -129,9 +129,11 @@ int runCreate(const std::vector<std::string>& args)
     const double importSeconds = total.seconds();
     std::optional<EmbedStep> embed;
     if (!parser.flag("no-embed"))
-        embed = embedProject(*created->store, request.encoder);
+        embed = embedProject(*created->store, created->encoder);
     std::printf("%s\n", created->sourceDescription.c_str());
     printImportReport(created->report, embed);
+    if (!created->encoderNote.empty())
+        std::printf("note: %s\n", created->encoderNote.c_str());
     std::printf("import: %.2f s\n", importSeconds);
     if (embed)
         if (int rc = printEmbedStep(*embed); rc != 0)

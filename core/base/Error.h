@@ -10,6 +10,10 @@ namespace labelprop {
 
 struct Error {
     std::string message;
+    // What to do about it with the command line ("run 'labelprop-cli project relink ...'"), kept
+    // apart so the desktop app, which has its own buttons for it, does not tell people to type
+    // commands. The CLI prints it after the message; may be empty.
+    std::string cliAdvice;
 };
 
 template <class T>
@@ -18,7 +22,14 @@ using Expected = std::expected<T, Error>;
 // Convenience: `return fail("labels.csv:3: unknown index 99 (there are 50 items)");`
 [[nodiscard]] inline std::unexpected<Error> fail(std::string message)
 {
-    return std::unexpected<Error>(Error{std::move(message)});
+    return std::unexpected<Error>(Error{std::move(message), {}});
+}
+
+// A failure whose remedy is a command: `message` stands alone (the app shows it), `cliAdvice`
+// follows it in the CLI's error line.
+[[nodiscard]] inline std::unexpected<Error> failWithCliAdvice(std::string message, std::string cliAdvice)
+{
+    return std::unexpected<Error>(Error{std::move(message), std::move(cliAdvice)});
 }
 
 } // namespace labelprop

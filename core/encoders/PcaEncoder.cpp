@@ -239,6 +239,17 @@ std::string pcaSpec(const PcaOptions& o)
     return s;
 }
 
+std::string encoderSpecFittingImages(const std::string& spec, std::size_t images)
+{
+    auto options = parsePcaSpec(spec);
+    if (!options || std::size_t(options->dims) < images)
+        return spec;
+    // Half the images, not images - 1: files found unreadable only when they are decoded leave
+    // the fit enough rows, and a kNN over 45 components of 46 images would be noise anyway.
+    options->dims = int(std::max<std::size_t>(1, images / 2));
+    return pcaSpec(*options);
+}
+
 PcaEncoder::PcaEncoder(PcaOptions options)
     : m_options(options)
 {

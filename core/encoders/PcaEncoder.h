@@ -34,6 +34,11 @@ struct PcaOptions {
 [[nodiscard]] Expected<PcaOptions> parsePcaSpec(std::string_view spec);
 // The canonical spec for `options` (defaults left out except the dims), e.g. "pca:64,whiten".
 [[nodiscard]] std::string pcaSpec(const PcaOptions& options);
+// A spec that can be fitted on `images` images: a PCA spec asking for DIMS >= images components
+// (a fit needs DIMS + 1 readable images) comes back with DIMS = images / 2 (at least 1), leaving
+// room for files found unreadable when decoded; any other spec, or one that fits, comes back
+// unchanged. For a new project, checked before anything is encoded.
+[[nodiscard]] std::string encoderSpecFittingImages(const std::string& spec, std::size_t images);
 
 class PcaEncoder final : public Encoder {
 public:

@@ -156,31 +156,36 @@ std::vector<std::int32_t> orderItems(const ItemColumns& items, const ItemQuery& 
     return order;
 }
 
+void countItem(ItemCounts& c, const ItemColumns& items, std::size_t i, float confidentAbove, int sign)
+{
+    const auto classes = std::int32_t(c.classByPeople.size());
+    const auto label = items.label[i];
+    const auto& s = items.shown[i];
+    if (label >= 0) {
+        (LabelSource(items.source[i]) == LabelSource::Imported ? c.imported : c.byPeople) += sign;
+        if (label < classes)
+            c.classByPeople[std::size_t(label)] += sign;
+    } else if (s.predicted >= 0) {
+        c.propagated += sign;
+        if (s.confidence >= confidentAbove)
+            c.confident += sign;
+        if (s.predicted < classes)
+            c.classPropagated[std::size_t(s.predicted)] += sign;
+    }
+    if (s.flagged != 0)
+        c.flagged += sign;
+    if (items.reviewed[i] != 0)
+        c.reviewed += sign;
+}
+
 ItemCounts countItems(const ItemColumns& items, int classes, float confidentAbove)
 {
     ItemCounts c;
     c.items = std::int64_t(items.size());
     c.classByPeople.assign(std::size_t(std::max(0, classes)), 0);
     c.classPropagated.assign(std::size_t(std::max(0, classes)), 0);
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        const auto label = items.label[i];
-        const auto& s = items.shown[i];
-        if (label >= 0) {
-            if (LabelSource(items.source[i]) == LabelSource::Imported)
-                ++c.imported;
-            else
-                ++c.byPeople;
-            if (label < classes)
-                ++c.classByPeople[std::size_t(label)];
-        } else if (s.predicted >= 0) {
-            ++c.propagated;
-            c.confident += s.confidence >= confidentAbove;
-            if (s.predicted < classes)
-                ++c.classPropagated[std::size_t(s.predicted)];
-        }
-        c.flagged += s.flagged != 0;
-        c.reviewed += items.reviewed[i] != 0;
-    }
+    for (std::size_t i = 0; i < items.size(); ++i)
+        countItem(c, items, i, confidentAbove, +1);
     return c;
 }
 

@@ -1,6 +1,7 @@
 #include "core/project/ProjectCreate.h"
 
 #include "core/encoders/Encoder.h"
+#include "core/encoders/PcaEncoder.h"
 #include "core/formats/Csv.h"
 
 #include <filesystem>
@@ -33,6 +34,15 @@ Expected<std::vector<std::string>> readClassNamesFile(const std::string& path)
     return names;
 }
 
+void removeProjectFiles(const std::string& project)
+{
+    // The project file goes last: whoever waits for it to vanish finds everything else gone too.
+    std::error_code ec;
+    fs::remove_all(project + "-cache", ec);
+    for (const auto* suffix : {"-lock", "-wal", "-shm", ""})
+        fs::remove(project + suffix, ec);
+}
+
 Expected<CreatedProject> createProjectFromSource(const ProjectCreateRequest& request)
 {
     if (auto encoder = makeEncoder(request.encoder); !encoder)
@@ -63,10 +73,23 @@ Expected<CreatedProject> createProjectFromSource(const ProjectCreateRequest& req
     if (!report) {
         // Nothing a person did is in a project that never finished its import: remove it.
         store->reset();
-        for (const auto* suffix : {"", "-wal", "-shm", "-lock"})
-            fs::remove(request.project + suffix, ec);
-        fs::remove_all(request.project + "-cache", ec);
+        removeProjectFiles(request.project);
         return std::unexpected(report.error());
+    }
+    created.encoder = request.encoder;
+    if (auto counts = (*store)->counts()) {
+        const auto images = std::size_t(std::max<std::int64_t>(0, counts->items - counts->missing - counts->unreadable));
+        if (auto fitting = encoderSpecFittingImages(request.encoder, images); fitting != request.encoder) {
+            auto settings = (*store)->settings();
+            if (settings) {
+                settings->encoder = fitting;
+                if (auto saved = (*store)->saveSettings(*settings); !saved)
+                    return std::unexpected(saved.error());
+            }
+            created.encoder = fitting;
+            created.encoderNote = request.encoder + " needs more than " + std::to_string(images)
+                                  + " images to fit; this project uses " + fitting;
+        }
     }
     created.report = std::move(*report);
     created.store = std::move(*store);

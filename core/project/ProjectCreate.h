@@ -33,9 +33,17 @@ struct CreatedProject {
     std::unique_ptr<ProjectStore> store; // open for writing
     std::string sourceDescription;       // ImageSource::describe()
     ImportReport report;
+    std::string encoder; // the encoder the project got: the one asked for, or a PCA that fits fewer images
+    std::string encoderNote; // why it differs from the one asked for; empty when it does not
 };
 
-// Creates the project and imports the source. On failure after the file was made (a cancelled or
+// Removes a project file and everything beside it that belongs to it (-wal, -shm, -lock, -cache),
+// for a project that never finished being made (nothing a person did is in it).
+void removeProjectFiles(const std::string& project);
+
+// Creates the project and imports the source. A PCA encoder asking for more components than the
+// images found allow is narrowed to fit them (encoderSpecFittingImages), so a small folder does
+// not fail after it was embedded. On failure after the file was made (a cancelled or
 // failed import), the half-made project file is removed, so a retry starts clean.
 [[nodiscard]] Expected<CreatedProject> createProjectFromSource(const ProjectCreateRequest& request);
 

@@ -273,7 +273,17 @@ Expected<void> parseExportLevel(std::string_view text, ExportOptions& options)
     return fail("--include " + std::string(text) + ": expected human, fixed or pseudo:THRESHOLD");
 }
 
-Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out, const ExportOptions& options)
+namespace {
+
+// What an export writes, before it is written: the rows and the report's counts.
+struct PlannedExport {
+    std::vector<ExportRow> rows;
+    ExportReport report;
+    ProjectSourceInfo info;
+    std::vector<ProjectClass> classes;
+};
+
+Expected<PlannedExport> planExport(const ProjectStore& store, const ExportOptions& options)
 {
     auto items = store.items();
     auto classes = store.classes();
@@ -291,8 +301,8 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
         if (e)
             return std::unexpected(*e);
     if (options.level == ExportLevel::Pseudo && !*propagated)
-        return fail(store.path() + ": --include pseudo needs a propagation result; run 'labelprop-cli project propagate "
-                    + store.path() + "' first");
+        return failWithCliAdvice(store.path() + ": propagated labels cannot be exported before the labels were propagated",
+                                 "run 'labelprop-cli project propagate " + store.path() + "' first");
 
     ExportReport report;
     const StoredPropagation* propagatedRun = propagated->has_value() ? &**propagated : nullptr;
@@ -361,6 +371,42 @@ Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string
         rows.push_back(std::move(row));
     }
     report.written = std::int64_t(rows.size());
+    return PlannedExport{std::move(rows), report, std::move(*info), std::move(*classes)};
+}
+
+} // namespace
+
+Expected<ExportPreview> previewExport(const ProjectStore& store, const ExportOptions& options)
+{
+    auto planned = planExport(store, options);
+    if (!planned)
+        return std::unexpected(planned.error());
+    ExportPreview preview;
+    preview.report = planned->report;
+    std::unordered_map<std::string, std::size_t> column;
+    for (const auto& c : planned->classes) {
+        column.emplace(c.name, preview.classes.size());
+        preview.classes.push_back(ExportPreview::ClassCount{c.name, 0, 0});
+    }
+    for (const auto& r : planned->rows) {
+        const auto it = column.find(r.label);
+        if (it == column.end())
+            continue;
+        auto& count = preview.classes[it->second];
+        ++(r.source == "pseudo" ? count.propagated : count.given);
+    }
+    return preview;
+}
+
+Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out, const ExportOptions& options)
+{
+    auto planned = planExport(store, options);
+    if (!planned)
+        return std::unexpected(planned.error());
+    auto& rows = planned->rows;
+    auto& report = planned->report;
+    const auto* info = &planned->info;
+    const auto* classes = &planned->classes;
 
     switch (options.format) {
     case ExportFormat::Csv: {

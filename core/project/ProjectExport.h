@@ -71,6 +71,19 @@ struct ExportReport {
 [[nodiscard]] Expected<ExportReport> exportLabels(const ProjectStore& store, const std::string& out,
                                                   const ExportOptions& options);
 
+// What exportLabels() with `options` would write, without writing anything: the report's counts
+// (missingSkipped is known only when an ImageFolder tree is built) and, per class in class order,
+// the labels given (people, imported, fixes) and propagated it would write.
+struct ExportPreview {
+    struct ClassCount {
+        std::string name;
+        std::int64_t given = 0, propagated = 0;
+    };
+    ExportReport report;
+    std::vector<ClassCount> classes;
+};
+[[nodiscard]] Expected<ExportPreview> previewExport(const ProjectStore& store, const ExportOptions& options);
+
 // Items still flagged: `latest` (store.latestPropagation(), the newest propagation or audit)
 // flagged the label they carry now, and no one has reviewed them since. Ascending item ids.
 // (`project status`, the coming review mode.)

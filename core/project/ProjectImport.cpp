@@ -30,8 +30,8 @@ Expected<std::unique_ptr<ImageSource>> openProjectSource(const ProjectSourceInfo
                                                                          : fs::path(info.root) / info.location;
     std::error_code ec;
     if (!fs::exists(where, ec))
-        return fail(where.string() + ": the project's images are not there any more; if the data set moved, run "
-                                     "'labelprop-cli project relink PROJECT NEW_FOLDER'");
+        return failWithCliAdvice(where.string() + ": the project's images are not there any more (moved or deleted)",
+                                 "if the data set moved, run 'labelprop-cli project relink PROJECT NEW_FOLDER'");
     return openImageSource(where.string(), *kind);
 }
 

@@ -201,16 +201,17 @@ Expected<std::unique_ptr<ProjectStore>> ProjectStore::open(const std::string& pa
 {
     std::error_code ec;
     if (!fs::exists(path, ec))
-        return fail(path + ": no such project file; create one with 'labelprop-cli project create " + path
-                    + " --source FOLDER'");
+        return failWithCliAdvice(path + ": no such project file (it was moved or deleted)",
+                                 "create one with 'labelprop-cli project create " + path + " --source FOLDER'");
     // Identify the file on a read-only connection first, so nothing (not even the lock file) is
     // created beside a file that is not a project.
     auto checked = readProjectVersion(path);
     if (!checked)
         return std::unexpected(checked.error());
     if (*checked < kSchemaVersion && access == Access::ReadOnly)
-        return fail(path + ": written by an older Labelprop (project schema " + std::to_string(*checked)
-                    + "); open it once for writing to upgrade it, e.g. with 'labelprop-cli project import " + path + "'");
+        return failWithCliAdvice(path + ": written by an older Labelprop (project schema " + std::to_string(*checked)
+                                     + "); open it once for writing to upgrade it",
+                                 "e.g. with 'labelprop-cli project import " + path + "'");
     std::unique_ptr<ProjectLock> lock;
     if (access == Access::ReadWrite) {
         auto l = ProjectLock::acquire(path, holder);
