@@ -4,6 +4,7 @@
 #include "ui/AppSettings.h"
 #include "ui/ClassPalette.h"
 #include "ui/EncoderDialog.h"
+#include "ui/ExportDialog.h"
 #include "ui/Overlays.h"
 #include "ui/ProgressPanel.h"
 #include "ui/ProjectView.h"
@@ -240,10 +241,11 @@ MainWindow::MainWindow(QWidget* parent)
     showStartPage();
     // The first window fits the screen with room to spare (a 1366 x 768 laptop must see the status
     // bar with its progress and Cancel); later ones come back as they were left, maximised included.
-    if (!restoreGeometry(AppSettings::windowGeometry())) {
-        const QRect screen = this->screen() ? this->screen()->availableGeometry() : QRect(0, 0, 1366, 768);
+    const QRect screen = this->screen() ? this->screen()->availableGeometry() : QRect(0, 0, 1366, 768);
+    if (!restoreGeometry(AppSettings::windowGeometry()))
         resize(std::min(1280, screen.width() * 9 / 10), std::min(860, screen.height() * 85 / 100));
-    }
+    else if (!isMaximized() && (width() > screen.width() || height() > screen.height()))
+        resize(std::min(width(), screen.width() * 9 / 10), std::min(height(), screen.height() * 85 / 100)); // a smaller screen now
     restoreState(AppSettings::windowState());
 }
 
@@ -666,16 +668,10 @@ void MainWindow::exportLabels()
 {
     if (!m_session.isOpen())
         return;
-    QString filter;
-    const QString file = QFileDialog::getSaveFileName(this, tr("Export the cleaned labels"),
-                                                      QFileInfo(m_session.projectPath()).completeBaseName()
-                                                          + QStringLiteral("-labels.csv"),
-                                                      tr("CSV (*.csv);;JSON (*.json)"), &filter);
-    if (file.isEmpty())
-        return;
-    ExportOptions options;
-    options.format = file.endsWith(QStringLiteral(".json")) ? ExportFormat::Json : ExportFormat::Csv;
-    m_session.exportLabels(file, options); // the confidences and flags on screen (it saves them first)
+    const QFileInfo project(m_session.projectPath());
+    ExportDialog dialog(&m_session, project.absolutePath() + QLatin1Char('/') + project.completeBaseName() + QStringLiteral("-labels.csv"),
+                        this);
+    dialog.exec(); // writing reports through the session's exported() (status bar) or in the dialog
 }
 
 void MainWindow::showShortcuts()

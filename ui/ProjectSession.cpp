@@ -443,7 +443,7 @@ void ProjectSession::dispatchEngine()
         }
         dispatchEngine();
         if (m_waitingExport && engineIdle())
-            exportLabels(m_waitingExport->file, m_waitingExport->options);
+            exportLabels(m_waitingExport->file, m_waitingExport->options, m_waitingExport->previewOnly);
     });
 }
 
@@ -675,7 +675,7 @@ void ProjectSession::saveLivePropagation()
     });
 }
 
-void ProjectSession::exportLabels(const QString& file, const ExportOptions& options)
+void ProjectSession::exportLabels(const QString& file, const ExportOptions& options, bool previewOnly)
 {
     if (!m_open)
         return;
@@ -683,45 +683,65 @@ void ProjectSession::exportLabels(const QString& file, const ExportOptions& opti
         // The file must hold what the window shows: it is written once the propagation has caught
         // up with every label (a later export request replaces this one).
         const bool said = m_waitingExport.has_value();
-        m_waitingExport = WaitingExport{file, options};
-        if (!said)
+        m_waitingExport = WaitingExport{file, options, previewOnly};
+        if (!said && !previewOnly)
             emit message(tr("Waiting for the propagation to catch up, then writing %1").arg(file));
         return;
     }
     m_waitingExport.reset();
-    // The engine's result as shown, saved in the project, then exported from it: one store task,
-    // after every commit queued, so the file's confidences and flags are the window's.
+    // The engine's result as shown, saved in the project, then exported from it (or counted, for a
+    // preview): one store task, after every commit queued, so the file's confidences and flags are
+    // the window's.
     auto snapshot = [live = m_live] {
         return std::make_shared<const StoredPropagation>(storedPropagation(live->run(), live->current()));
     };
-    runThen(m_enginePool, this, std::move(snapshot), [this, file, options, gen = m_generation](
+    struct Outcome {
+        bool stale = false; // labels moved on since the snapshot: export again when idle
+        std::optional<Error> error;
+        ExportReport report;
+        ExportPreview preview;
+    };
+    runThen(m_enginePool, this, std::move(snapshot), [this, file, options, previewOnly, gen = m_generation](
                                                           std::shared_ptr<const StoredPropagation> stored) {
         if (gen != m_generation)
             return;
         auto task = [store = m_store, mirror = m_mirror, stored, itemOfRow = m_itemOfRow, out = localPath(file),
-                     options]() -> std::optional<Expected<ExportReport>> {
+                     options, previewOnly]() {
+            Outcome o;
             try {
                 auto saved = saveSnapshot(*store, *mirror, *stored, itemOfRow);
-                if (!saved)
-                    return Expected<ExportReport>(std::unexpected(saved.error()));
-                if (!*saved && !stored->scores.empty())
-                    return std::nullopt; // labels moved on since the snapshot: export again when idle
-                return labelprop::exportLabels(*store, out, options);
+                if (!saved) {
+                    o.error = saved.error();
+                    return o;
+                }
+                if (!*saved && !stored->scores.empty()) {
+                    o.stale = true;
+                    return o;
+                }
+                if (previewOnly) {
+                    auto preview = previewExport(*store, options);
+                    preview ? void(o.preview = std::move(*preview)) : void(o.error = preview.error());
+                } else {
+                    auto report = labelprop::exportLabels(*store, out, options);
+                    report ? void(o.report = *report) : void(o.error = report.error());
+                }
             } catch (const std::exception& e) {
-                return Expected<ExportReport>(fail(out + ": " + e.what()));
+                o.error = Error{out + ": " + e.what(), {}};
             }
+            return o;
         };
-        runThen(m_storePool, this, std::move(task),
-                [this, file, options, gen](std::optional<Expected<ExportReport>> report) {
-                    if (gen != m_generation)
-                        return;
-                    if (!report)
-                        exportLabels(file, options); // waits for the new labels' propagation
-                    else if (!*report)
-                        emit storeError(text(report->error().message));
-                    else
-                        emit exported(file, **report);
-                });
+        runThen(m_storePool, this, std::move(task), [this, file, options, previewOnly, gen](Outcome o) {
+            if (gen != m_generation)
+                return;
+            if (o.stale)
+                exportLabels(file, options, previewOnly); // waits for the new labels' propagation
+            else if (o.error)
+                previewOnly ? emit exportFailed(text(o.error->message)) : emit storeError(text(o.error->message));
+            else if (previewOnly)
+                emit exportPreviewed(o.preview);
+            else
+                emit exported(file, o.report);
+        });
     });
 }
 

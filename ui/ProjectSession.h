@@ -109,8 +109,10 @@ public:
     // Writes the cleaned labels (core's exportLabels) with the confidences and flags the window
     // shows: once the engine has caught up with every label, its result is saved in the project
     // and exported from there, on the store worker after every commit queued. While the engine is
-    // busy the export waits (message() says so). exported() or storeError() follows.
-    void exportLabels(const QString& file, const ExportOptions& options);
+    // busy the export waits (message() says so). exported() or storeError() follows. With
+    // `previewOnly` nothing is written: exportPreviewed() (what it would write, per class) or
+    // exportFailed() follows.
+    void exportLabels(const QString& file, const ExportOptions& options, bool previewOnly = false);
 
     // The latest engine version the GUI has applied, and whether the engine is idle (nothing
     // running, nothing queued): the latency benchmark and the tests wait for this.
@@ -155,6 +157,8 @@ signals:
     void suggestionsReady();
     void saved(bool written); // false: labels moved on meanwhile (a later save will catch up)
     void exported(const QString& file, const ExportReport& report);
+    void exportPreviewed(const ExportPreview& preview);
+    void exportFailed(const QString& message); // a preview that could not be made (e.g. nothing propagated)
 
 private:
     struct Opened;
@@ -207,6 +211,7 @@ private:
     struct WaitingExport {
         QString file;
         ExportOptions options;
+        bool previewOnly = false;
     };
     std::optional<WaitingExport> m_waitingExport; // written when the engine is idle
     bool m_engineBusy = false;

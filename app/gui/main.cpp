@@ -12,6 +12,8 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QPixmap>
+#include <QScreen>
 #include <QTimer>
 
 #include <cstdio>
@@ -21,7 +23,16 @@ namespace {
 // Saves `window` to `file` and quits (exit status 1 when it cannot be written).
 void saveAndQuit(QWidget& window, const QString& file)
 {
-    if (!window.grab().save(file)) {
+    // With a dialog open (File > Export, say) the screen under the window is saved, dialog and
+    // all, where the platform can read the screen (X11); otherwise the window alone.
+    QPixmap shot;
+    if (QApplication::activeModalWidget() && window.screen()) {
+        const QRect frame = window.frameGeometry();
+        shot = window.screen()->grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height());
+    }
+    if (shot.isNull())
+        shot = window.grab();
+    if (!shot.save(file)) {
         std::fprintf(stderr, "labelprop: cannot write %s\n", qUtf8Printable(file));
         QApplication::exit(1);
         return;
