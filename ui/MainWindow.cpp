@@ -565,8 +565,8 @@ void MainWindow::newProject(const QString& source, const QString& project, const
         return !cancel->load();
     };
     m_progress->report(tr("Importing"), 0.0);
-    auto task = [request]() -> Expected<std::string> {
-        try {
+    auto task = [request] {
+        return catchErrors(request.source, [&]() -> Expected<std::string> {
             auto created = createProjectFromSource(request);
             if (!created)
                 return std::unexpected(created.error());
@@ -574,9 +574,7 @@ void MainWindow::newProject(const QString& source, const QString& project, const
             if (!created->encoderNote.empty())
                 said += "; " + created->encoderNote;
             return said; // the store closes here, so the session can open it
-        } catch (const std::exception& e) {
-            return fail(request.source + ": " + e.what());
-        }
+        });
     };
     runThen(*QThreadPool::globalInstance(), this, std::move(task), [this, target](Expected<std::string> created) {
         if (!created) {

@@ -216,7 +216,7 @@ void ProjectSession::open(const QString& projectPath)
 
 Expected<void> ProjectSession::writeEncoderSetting(const QString& path, const QString& spec)
 {
-    try {
+    return catchErrors(localPath(path), [&]() -> Expected<void> {
         if (auto encoder = makeEncoder(spec.toStdString()); !encoder)
             return std::unexpected(encoder.error());
         auto store = ProjectStore::open(localPath(path), ProjectStore::Access::ReadWrite, kHolder);
@@ -227,9 +227,7 @@ Expected<void> ProjectSession::writeEncoderSetting(const QString& path, const QS
             return std::unexpected(settings.error());
         settings->encoder = spec.toStdString();
         return (*store)->saveSettings(*settings);
-    } catch (const std::exception& e) {
-        return fail(localPath(path) + ": " + e.what());
-    }
+    });
 }
 
 void ProjectSession::cancelOpen()
@@ -414,12 +412,8 @@ void ProjectSession::dispatchEngine()
     if (m_engineBusy || m_pending.empty() || !m_live)
         return;
     m_engineBusy = true;
-    auto task = [live = m_live, batch = std::exchange(m_pending, {}), classes = m_classes]() {
-        try {
-            return live->apply(batch, classes);
-        } catch (const std::exception& e) {
-            return Expected<LiveUpdate>(fail(std::string("propagation failed: ") + e.what()));
-        }
+    auto task = [live = m_live, batch = std::exchange(m_pending, {}), classes = m_classes] {
+        return catchErrors("propagation failed", [&] { return live->apply(batch, classes); });
     };
     runThen(m_enginePool, this, std::move(task), [this, gen = m_generation](Expected<LiveUpdate> update) {
         if (gen != m_generation)
@@ -572,7 +566,7 @@ namespace {
 Expected<bool> saveSnapshot(ProjectStore& store, const LabelMirror& mirror, const StoredPropagation& stored,
                             const std::vector<std::int32_t>& itemOfRow)
 {
-    try {
+    return catchErrors(store.path(), [&]() -> Expected<bool> {
         if (stored.scores.empty())
             return false; // nothing propagated yet
         for (std::size_t r = 0; r < itemOfRow.size(); ++r)
@@ -583,12 +577,9 @@ Expected<bool> saveSnapshot(ProjectStore& store, const LabelMirror& mirror, cons
             return std::unexpected(version.error());
         StoredPropagation copy = stored;
         copy.labelVersion = *version;
-        if (auto ok = store.savePropagation(copy); !ok)
-            return std::unexpected(ok.error());
+        LP_TRY(store.savePropagation(copy));
         return true;
-    } catch (const std::exception& e) {
-        return fail(store.path() + ": " + e.what());
-    }
+    });
 }
 
 } // namespace
@@ -749,12 +740,8 @@ void ProjectSession::requestSuggestions(int budget)
 {
     if (!m_open || !m_live)
         return;
-    auto task = [live = m_live, budget]() -> Expected<Selection> {
-        try {
-            return live->suggest(budget, 1);
-        } catch (const std::exception& e) {
-            return fail(std::string("suggestions failed: ") + e.what());
-        }
+    auto task = [live = m_live, budget] {
+        return catchErrors("suggestions failed", [&] { return live->suggest(budget, 1); });
     };
     runThen(m_enginePool, this, std::move(task), [this, gen = m_generation](Expected<Selection> picked) {
         if (gen != m_generation)

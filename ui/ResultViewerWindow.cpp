@@ -32,26 +32,22 @@ using SourceResult = Expected<std::shared_ptr<const ImageSource>>;
 // Worker tasks: a path in, a value out; exceptions stop at the task boundary.
 SnapshotResult loadSnapshotTask(std::string path)
 {
-    try {
+    return catchErrors(path, [&]() -> SnapshotResult {
         auto loaded = loadResultFolder(path);
         if (!loaded)
             return std::unexpected(loaded.error());
         return std::make_shared<const ResultSnapshot>(std::move(*loaded));
-    } catch (const std::exception& e) {
-        return fail(path + ": " + e.what());
-    }
+    });
 }
 
 SourceResult openSourceTask(std::string path)
 {
-    try {
+    return catchErrors(path, [&]() -> SourceResult {
         auto opened = openImageSource(path);
         if (!opened)
             return std::unexpected(opened.error());
         return std::shared_ptr<const ImageSource>(std::move(*opened));
-    } catch (const std::exception& e) {
-        return fail(path + ": " + e.what());
-    }
+    });
 }
 
 std::string localPath(const QString& path)

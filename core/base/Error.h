@@ -3,6 +3,7 @@
 // exceptions. The message always names the file, and the line or item where there is one, and
 // what the user can do about it. Exceptions are reserved for broken invariants.
 
+#include <exception>
 #include <expected>
 #include <string>
 
@@ -32,4 +33,24 @@ using Expected = std::expected<T, Error>;
     return std::unexpected<Error>(Error{std::move(message), std::move(cliAdvice)});
 }
 
+// Runs `f`, which returns an Expected, and turns an exception it throws (SQLite, OpenCV, a failed
+// allocation) into an error that starts with `where`: the task boundary of every worker thread,
+// written once (STYLE.md: exceptions come back to the caller as an error result).
+template <class F>
+auto catchErrors(const std::string& where, F&& f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        return fail(where + ": " + e.what());
+    }
+}
+
 } // namespace labelprop
+
+// Returns the error of an Expected<...> expression from the enclosing function.
+#define LP_TRY(expr)                                                                                                   \
+    do {                                                                                                               \
+        if (auto lp_try_result = (expr); !lp_try_result)                                                               \
+            return std::unexpected(lp_try_result.error());                                                             \
+    } while (false)

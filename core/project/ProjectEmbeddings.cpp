@@ -20,11 +20,6 @@ namespace {
 constexpr std::size_t kEncodeChunk = 4096;
 } // namespace
 
-#define LP_PROJECT_TRY(expr)                                                                                           \
-    do {                                                                                                               \
-        if (auto lp_result = (expr); !lp_result)                                                                       \
-            return std::unexpected(lp_result.error());                                                                 \
-    } while (false)
 
 Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std::string& encoderSpec,
                                                   const ProgressCallback& progress)
@@ -100,7 +95,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
             if (store.readOnly())
                 return fail(store.path() + ": the encoder '" + encoderSpec + "' has not been fitted to this project yet; "
                             "run 'labelprop-cli project propagate " + store.path() + "' (it needs write access)");
-            LP_PROJECT_TRY(openSource());
+            LP_TRY(openSource());
             std::vector<std::size_t> all(candidates.size()), indices;
             std::iota(all.begin(), all.end(), std::size_t(0));
             locate(all, fittedOn, indices);
@@ -161,7 +156,7 @@ Expected<ProjectEmbeddings> loadProjectEmbeddings(ProjectStore& store, const std
                 wanted.push_back(k);
         std::vector<std::size_t> located, missing; // candidates found in the source, their source indices
         if (!wanted.empty()) {
-            LP_PROJECT_TRY(openSource());
+            LP_TRY(openSource());
             locate(wanted, located, missing);
         }
         std::vector<ContentHash> missingHashes;

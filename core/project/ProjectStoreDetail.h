@@ -118,9 +118,3 @@ private:
 
 } // namespace labelprop::store_detail
 
-// Returns the error of an Expected<...> expression from the enclosing function.
-#define LP_TRY(expr)                                                                                                   \
-    do {                                                                                                               \
-        if (auto lp_try_result = (expr); !lp_try_result)                                                               \
-            return std::unexpected(lp_try_result.error());                                                             \
-    } while (false)
