@@ -630,12 +630,18 @@ void ProjectSession::close()
             emit storeError(error);
         emit closed(path);
     });
-    m_images.reset();
-    m_hashes.reset();
+    // What the GUI held of the project is freed on a worker too: at 1M items the paths alone are a
+    // million strings, and letting them go here held the GUI thread up for a quarter of a second.
+    QThreadPool::globalInstance()->start(
+        [items = std::exchange(m_items, ItemColumns{}), images = std::exchange(m_images, {}),
+         hashes = std::exchange(m_hashes, {})]() mutable {
+            items = ItemColumns{};
+            images.reset();
+            hashes.reset();
+        });
     m_pending.clear();
     m_engineBusy = false;
     m_waitingExport.reset();
-    m_items = ItemColumns{};
     m_counts = ItemCounts{};
     m_classes.clear();
 }
