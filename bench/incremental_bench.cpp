@@ -21,6 +21,7 @@
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
+#include "core/engine/SimdDispatch.h"
 #include "core/sources/ImageSource.h"
 
 #include <algorithm>
@@ -353,11 +354,11 @@ int main(int argc, char** argv)
         else
             die("unknown argument '" + arg + "'; see the comment at the top of bench/incremental_bench.cpp");
     }
-    const auto level = resolveSimdLevel({}); // the kernels' level: LABELPROP_SIMD, else the CPU's best
+    const auto level = resolveSimdLevel({}); // the kernels' level: LABELPROP_SIMD, else the fastest measured
     if (!level)
         die(level.error().message);
     std::printf("CPU: %s (kernels at SIMD level %s), %u hardware threads; benchmark threads: %d\n",
-                cpuModelName().c_str(), std::string(simdLevelName(*level)).c_str(),
+                cpuModelName().c_str(), describeProcessSimdLevel().c_str(),
                 std::thread::hardware_concurrency(), settings.threads);
     if (!settings.fashion.empty())
         run(fashionMnist(settings), settings);

@@ -7,8 +7,13 @@
 //     timing the mean of 10 back-to-back calls),
 // on the Fashion-MNIST graph built through the core (IDX source, pca:64 as `labelprop-cli embed`,
 // T = 0.05, 1% of the items seeded with their labels), and checks that every level's kNN graph
-// and scores equal the baseline's (computed once, untimed). A run disturbed by other processes is
-// taken again. bench/kernel_levels.py adds the scipy CSR loop reference.
+// and scores equal the baseline's (computed once, untimed). The levels are timed in rounds, one
+// run of each per round in rotated order, so a disturbance hits them alike, and each level's
+// propagation is also given as the median of its per-round ratio to the first level's; a round
+// disturbed by other processes is taken again. It also prints the CPU (lscpu's model name,
+// the CPUID brand, family, SIMD flags) and the level the dispatch picks when nothing forces one
+// (core/engine/SimdDispatch.h: measured at first use, or LABELPROP_SIMD), with its timings.
+// bench/kernel_levels.py adds the scipy CSR loop reference.
 //
 // Only our kernels change with the level: OpenBLAS picks its own sgemm kernel for the CPU
 // (OPENBLAS_CORETYPE=Haswell makes it take the AVX2 one; see bench/README.md).
@@ -19,6 +24,7 @@
 #include "core/engine/AffinityGraph.h"
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
+#include "core/engine/SimdDispatch.h"
 #include "core/sources/ImageSource.h"
 
 #include <cblas.h>
@@ -252,41 +258,95 @@ void waitUntilQuiet()
 
 struct Timings {
     std::vector<double> seconds; // the kept runs, in call order
-    double worstOthers = 0;      // most cores other processes used during a kept run
+    std::vector<double> ratios;  // seconds / the first level's seconds in the same round, kept rounds
+    double worstOthers = 0;      // most cores other processes used during a kept round
     int calls = 0;
 };
 
-// Calls `run` (one call, one timing) until `runs` calls were undisturbed or 3 x runs calls were
-// made, waiting for a quiet machine after a disturbed one; keeps the `runs` least disturbed.
+// Rounds of one call per level (`run(a)` times level a of `levels`), the order rotated each
+// round, so that a disturbance lasting seconds (another process, or the host: this is often a
+// virtual machine whose neighbours /proc/stat cannot see) lands on every level alike instead of
+// on whichever level was being timed then. Timing the levels one after another, as this bench
+// did before, made one level look up to 2x slower than another on an idle Zen 5 whose kernels
+// ran equally fast when interleaved. A round in which other processes used more than kDisturbed
+// cores during a call counts as disturbed and is followed by a wait for a quiet machine; rounds
+// are taken until `runs` were undisturbed or 3 x runs were made, and the `runs` least disturbed
+// are kept. Returns one Timings per level.
 template <class Run>
-Expected<Timings> timeUndisturbed(int runs, Run&& run)
+Expected<std::vector<Timings>> timeInterleaved(int runs, size_t levels, Run&& run)
 {
-    std::vector<std::pair<double, double>> calls; // (seconds, others' cores)
+    struct Round {
+        std::vector<double> seconds;
+        double others = 0;
+    };
+    std::vector<Round> rounds;
     int undisturbed = 0;
-    while (undisturbed < runs && int(calls.size()) < 3 * runs) {
-        const OtherLoad load;
-        Stopwatch clock;
-        if (auto done = run(); !done)
-            return std::unexpected(done.error());
-        const double seconds = clock.seconds(), others = load.cores();
-        calls.emplace_back(seconds, others);
-        if (others > kDisturbed)
+    while (undisturbed < runs && int(rounds.size()) < 3 * runs) {
+        Round round{std::vector<double>(levels, 0.0), 0.0};
+        for (size_t step = 0; step < levels; ++step) {
+            const size_t a = (step + rounds.size()) % levels;
+            const OtherLoad load;
+            Stopwatch clock;
+            if (auto done = run(a); !done)
+                return std::unexpected(done.error());
+            round.seconds[a] = clock.seconds();
+            round.others = std::max(round.others, load.cores());
+        }
+        const bool disturbed = round.others > kDisturbed;
+        rounds.push_back(std::move(round));
+        if (disturbed)
             waitUntilQuiet();
         else
             ++undisturbed;
     }
-    std::vector<size_t> order(calls.size());
+    std::vector<size_t> order(rounds.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return calls[a].second < calls[b].second; });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rounds[a].others < rounds[b].others; });
     order.resize(std::min(order.size(), size_t(runs)));
     std::sort(order.begin(), order.end());
-    Timings timings;
-    timings.calls = int(calls.size());
-    for (const size_t c : order) {
-        timings.seconds.push_back(calls[c].first);
-        timings.worstOthers = std::max(timings.worstOthers, calls[c].second);
+    std::vector<Timings> out(levels);
+    for (size_t a = 0; a < levels; ++a) {
+        out[a].calls = int(rounds.size());
+        for (const size_t r : order) {
+            out[a].seconds.push_back(rounds[r].seconds[a]);
+            out[a].ratios.push_back(rounds[r].seconds[a] / rounds[r].seconds[0]);
+            out[a].worstOthers = std::max(out[a].worstOthers, rounds[r].others);
+        }
     }
-    return timings;
+    return out;
+}
+
+// What lscpu shows of the CPU (its 'Model name' is /proc/cpuinfo's "model name", which under a
+// hypervisor can differ from the CPUID brand string), and which of the SIMD flags the levels
+// need it lists.
+struct CpuInfo {
+    std::string modelName = "unknown", family = "?", model = "?", simdFlags;
+};
+
+CpuInfo readCpuInfo()
+{
+    CpuInfo info;
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    const auto value = [&] { return line.substr(std::min(line.size(), line.find(':') + 2)); };
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0)
+            info.modelName = value();
+        else if (line.rfind("cpu family", 0) == 0)
+            info.family = value();
+        else if (line.rfind("model\t", 0) == 0)
+            info.model = value();
+        else if (line.rfind("flags", 0) == 0) {
+            const std::string flags = " " + value() + " ";
+            for (const char* flag : {"avx2", "avx512f", "avx512vl", "avx512bw", "avx512dq"})
+                if (flags.find(" " + std::string(flag) + " ") != std::string::npos)
+                    info.simdFlags += (info.simdFlags.empty() ? "" : " ") + std::string(flag);
+            break; // the first CPU's entry is enough
+        }
+    }
+    if (info.simdFlags.empty())
+        info.simdFlags = "none of avx2, avx512*";
+    return info;
 }
 
 void reportError(const Error& error)
@@ -351,14 +411,17 @@ struct LevelFigures {
     double scoreDifference = 0; // largest |score - baseline's score|
 };
 
-// --runs timings of the kNN search and of the propagation at `level`, compared with `reference`.
-Expected<LevelFigures> measureLevel(const BenchOptions& options, int threads, SimdLevel level, const Dataset& data,
-                                    const std::vector<int32_t>& seeds, const Reference& reference)
+// --runs timings of the kNN search, then of the propagation, at every level of options.levels
+// (interleaved: timeInterleaved), compared with `reference`.
+Expected<std::vector<LevelFigures>> measureLevels(const BenchOptions& options, int threads, const Dataset& data,
+                                                  const std::vector<int32_t>& seeds, const Reference& reference)
 {
-    LevelFigures f;
-    f.level = level;
-    auto knn = timeUndisturbed(options.runs, [&]() -> Expected<void> {
-        auto found = searchSelfKnn(data.x, knnOptionsAt(options, threads, level));
+    std::vector<LevelFigures> figures(options.levels.size());
+    for (size_t a = 0; a < figures.size(); ++a)
+        figures[a].level = options.levels[a];
+    auto knn = timeInterleaved(options.runs, figures.size(), [&](size_t a) -> Expected<void> {
+        LevelFigures& f = figures[a];
+        auto found = searchSelfKnn(data.x, knnOptionsAt(options, threads, f.level));
         if (!found)
             return std::unexpected(found.error());
         f.knnMismatches = 0;
@@ -368,11 +431,11 @@ Expected<LevelFigures> measureLevel(const BenchOptions& options, int threads, Si
     });
     if (!knn)
         return std::unexpected(knn.error());
-    f.knn = std::move(*knn);
-    auto propagate = timeUndisturbed(options.runs, [&]() -> Expected<void> {
+    auto propagate = timeInterleaved(options.runs, figures.size(), [&](size_t a) -> Expected<void> {
+        LevelFigures& f = figures[a];
         for (int call = 0; call < kPropagationsPerRun; ++call) {
             auto result = propagateLabels(reference.affinity, seeds, data.classCount,
-                                          propagationOptionsAt(options, threads, level));
+                                          propagationOptionsAt(options, threads, f.level));
             if (!result)
                 return std::unexpected(result.error());
             for (size_t e = 0; e < result->scores.size(); ++e)
@@ -383,20 +446,30 @@ Expected<LevelFigures> measureLevel(const BenchOptions& options, int threads, Si
     });
     if (!propagate)
         return std::unexpected(propagate.error());
-    f.propagate = std::move(*propagate);
-    for (double& seconds : f.propagate.seconds)
-        seconds /= kPropagationsPerRun;
-    return f;
+    for (size_t a = 0; a < figures.size(); ++a) {
+        figures[a].knn = std::move((*knn)[a]);
+        figures[a].propagate = std::move((*propagate)[a]);
+        for (double& seconds : figures[a].propagate.seconds)
+            seconds /= kPropagationsPerRun;
+    }
+    return figures;
 }
 
 int run(const BenchOptions& options)
 {
     const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
     openblas_set_num_threads(threads);
-    std::printf("CPU: %s; levels this CPU runs: ", cpuModelName().c_str());
+    const CpuInfo cpu = readCpuInfo();
+    std::printf("CPU: %s (lscpu 'Model name'; CPUID brand '%s'), family %s model %s; flags: %s; levels it runs:",
+                cpu.modelName.c_str(), cpuModelName().c_str(), cpu.family.c_str(), cpu.model.c_str(),
+                cpu.simdFlags.c_str());
     for (const SimdLevel level : cpuSimdLevels())
-        std::printf("%s ", std::string(simdLevelName(level)).c_str());
-    std::printf("; OpenBLAS %s (core %s); %d threads\n", openblas_get_config(), openblas_get_corename(), threads);
+        std::printf(" %s", std::string(simdLevelName(level)).c_str());
+    std::printf("\nOpenBLAS %s (core %s); %d threads\n", openblas_get_config(), openblas_get_corename(), threads);
+    // Before the heavy work, as a program's first propagation would (it measures then).
+    const std::string dispatch = describeProcessSimdLevel();
+    const auto dispatchLevel = resolveSimdLevel({});
+    std::printf("SIMD dispatch (kernel calls that force no level): %s\n", dispatch.c_str());
 
     Stopwatch clock;
     auto data = encodeSource(options);
@@ -415,33 +488,39 @@ int run(const BenchOptions& options)
         return 2;
     }
 
-    std::vector<LevelFigures> figures;
-    for (const SimdLevel level : options.levels) {
-        auto f = measureLevel(options, threads, level, *data, seeds, *reference);
-        if (!f) {
-            reportError(f.error());
-            return 2;
-        }
-        figures.push_back(std::move(*f));
+    auto measured = measureLevels(options, threads, *data, seeds, *reference);
+    if (!measured) {
+        reportError(measured.error());
+        return 2;
     }
+    const std::vector<LevelFigures>& figures = *measured;
 
+    const std::string first(simdLevelName(figures.front().level));
     std::printf("\nexact kNN k = %d and %d propagation steps (hard clamp, c = %d, nnz(S) = %lld; a run: the mean of %d "
-                "calls); median [min-max] of %d runs; differences against the baseline; others: the most cores other processes used during a "
-                "kept run (runs above %.2f are taken again)\n",
+                "calls); median [min-max] of %d runs, levels interleaved (one run of each per round, order rotated); "
+                "x %s: the median over rounds of the propagation time / %s's in the same round; differences against "
+                "the baseline; others: the most cores other processes used during a kept round (rounds above %.2f "
+                "are taken again)\n",
                 options.k, options.steps, data->classCount, (long long)reference->affinity.nnz(), kPropagationsPerRun,
-                options.runs, kDisturbed);
-    std::printf("%-9s %-26s %-26s %-16s %-18s %s\n", "level", "kNN (s)", "propagation (ms)", "kNN mismatches",
-                "max |score diff|", "others (kNN, propagation)");
+                options.runs, first.c_str(), first.c_str(), kDisturbed);
+    std::printf("%-9s %-26s %-26s %-11s %-16s %-18s %s\n", "level", "kNN (s)", "propagation (ms)",
+                ("x " + first).c_str(), "kNN mismatches", "max |score diff|", "others (kNN, propagation)");
     nlohmann::json levels = nlohmann::json::array();
+    const LevelFigures* fastest = &figures.front();
     for (const auto& f : figures) {
         const Spread knn = spreadOf(f.knn.seconds), lp = spreadOf(f.propagate.seconds);
-        std::printf("%-9s %6.3f [%6.3f-%6.3f]     %7.1f [%7.1f-%7.1f]  %-16lld %-18.3g %.2f, %.2f\n",
+        const double ratio = spreadOf(f.propagate.ratios).median;
+        if (lp.median < spreadOf(fastest->propagate.seconds).median)
+            fastest = &f;
+        std::printf("%-9s %6.3f [%6.3f-%6.3f]     %7.1f [%7.1f-%7.1f]  %-11.2f %-16lld %-18.3g %.2f, %.2f\n",
                     std::string(simdLevelName(f.level)).c_str(), knn.median, knn.min, knn.max, lp.median * 1e3,
-                    lp.min * 1e3, lp.max * 1e3, (long long)f.knnMismatches, f.scoreDifference, f.knn.worstOthers,
-                    f.propagate.worstOthers);
+                    lp.min * 1e3, lp.max * 1e3, ratio, (long long)f.knnMismatches, f.scoreDifference,
+                    f.knn.worstOthers, f.propagate.worstOthers);
         levels.push_back({{"level", simdLevelName(f.level)},
                           {"knn_seconds", f.knn.seconds},
                           {"propagate_seconds", f.propagate.seconds},
+                          {"propagate_ratios", f.propagate.ratios},
+                          {"propagate_ratio_median", ratio},
                           {"knn_calls", f.knn.calls},
                           {"propagate_calls", f.propagate.calls},
                           {"knn_median_s", knn.median},
@@ -451,12 +530,25 @@ int run(const BenchOptions& options)
                           {"knn_other_processes_cores", f.knn.worstOthers},
                           {"propagate_other_processes_cores", f.propagate.worstOthers}});
     }
+    std::printf("fastest propagation (median): %s; the dispatch picks %s\n",
+                std::string(simdLevelName(fastest->level)).c_str(),
+                dispatchLevel ? std::string(simdLevelName(*dispatchLevel)).c_str() : "nothing (see above)");
     if (!options.json.empty()) {
+        nlohmann::json calibration = nlohmann::json::array();
+        for (const auto& t : simdCalibration().timings)
+            calibration.push_back({{"level", simdLevelName(t.level)}, {"seconds", t.seconds}});
         nlohmann::json seedList = nlohmann::json::array(); // [item, class] pairs, for the scipy reference
         for (int64_t i = 0; i < n; ++i)
             if (seeds[size_t(i)] >= 0)
                 seedList.push_back({i, seeds[size_t(i)]});
         const nlohmann::json report = {{"cpu", cpuModelName()},
+                                       {"cpu_model_name", cpu.modelName},
+                                       {"cpu_family", cpu.family},
+                                       {"cpu_model", cpu.model},
+                                       {"cpu_simd_flags", cpu.simdFlags},
+                                       {"dispatch", dispatch},
+                                       {"dispatch_level", dispatchLevel ? simdLevelName(*dispatchLevel) : "none"},
+                                       {"dispatch_calibration", calibration},
                                        {"openblas_core", openblas_get_corename()},
                                        {"threads", threads},
                                        {"data", options.data},

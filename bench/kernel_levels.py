@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Per-SIMD-level kernel figures against the scipy CSR loop, on one machine.
 
-Runs build/bin/kernel_bench (every SIMD level this CPU runs: avx512, avx2, baseline; the exact
-kNN search and 20 propagation steps on the Fashion-MNIST graph), then times the reference LP loop
+Runs build/bin/kernel_bench (every SIMD level this CPU runs: avx512, avx2, baseline, timed in
+interleaved rounds; the exact kNN search and 20 propagation steps on the Fashion-MNIST graph; the
+level the dispatch picks), then times the reference LP loop
 of run_benchmarks.py (scipy CSR `S @ Y`, hard clamp, float32, the same seeds) on the same kNN
 graph, and prints, per level, the ratio against the >= 6x target.
 
@@ -91,11 +92,14 @@ def main() -> int:
         "scipy LP f32", args.runs, lambda: rb.time_scipy_lp(s32, idx, cls, c, 1)[0]))
     rb.log(f"scipy CSR loop, {rb.STEPS} steps, float32: {rb.fmt(scipy_s, ' ms', 1e3, 1)} (nnz(S) = {s32.nnz})")
 
-    print(f"\nCPU: {cpu_model()} (CPUID: {report['cpu']}); OpenBLAS core {report['openblas_core']}; "
+    first = report["levels"][0]["level"]
+    print(f"\nCPU: {cpu_model()} (CPUID: {report['cpu']}; family {report.get('cpu_family', '?')}, "
+          f"flags {report.get('cpu_simd_flags', '?')}); OpenBLAS core {report['openblas_core']}; "
           f"{report['threads']} threads; {n} x {report['d']} ({report['encoder']}), k = {k}, c = {c}; "
-          f"median [min-max] of {args.runs} runs")
-    print(f"{'level':<9} {'kNN (s)':<22} {'20 LP steps (ms)':<24} {'scipy f32 (ms)':<16} {'ratio':<8} "
-          f"{'target >= ' + format(rb.TARGET_LP_SPEEDUP, 'g') + 'x':<16} others (cores)")
+          f"median [min-max] of {args.runs} runs, levels interleaved; x {first}: median per-round ratio")
+    print(f"SIMD dispatch: {report.get('dispatch', '?')}")
+    print(f"{'level':<9} {'kNN (s)':<22} {'20 LP steps (ms)':<24} {'x ' + first:<10} {'scipy f32 (ms)':<16} "
+          f"{'ratio':<8} {'target >= ' + format(rb.TARGET_LP_SPEEDUP, 'g') + 'x':<16} others (cores)")
     misses = disturbed = 0
     scipy_ms = scipy_s["median"] * 1e3
     for level in report["levels"]:
@@ -106,7 +110,8 @@ def main() -> int:
         misses += not ok
         others = max(level["knn_other_processes_cores"], level["propagate_other_processes_cores"])
         disturbed += others > KERNEL_DISTURBED
-        print(f"{level['level']:<9} {rb.fmt(knn, '', digits=3):<22} {rb.fmt(lp, '', 1e3, 1):<24} "
+        paired = level.get("propagate_ratio_median", float("nan"))
+        print(f"{level['level']:<9} {rb.fmt(knn, '', digits=3):<22} {rb.fmt(lp, '', 1e3, 1):<24} {paired:<10.2f} "
               f"{scipy_ms:<16.1f} {ratio:<8.1f} {'PASS' if ok else 'FAIL':<16} {others:.2f}")
     if disturbed:
         print(f"WARNING: other processes used more than {KERNEL_DISTURBED} cores while {disturbed} level(s) "

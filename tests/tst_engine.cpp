@@ -9,8 +9,10 @@
 #include "core/engine/KnnSearch.h"
 #include "core/engine/LabelPropagation.h"
 #include "core/engine/LabelQuality.h"
+#include "core/engine/SimdDispatch.h"
 #include "SimdTestSupport.h"
 
+#include <QProcess>
 #include <QtTest>
 
 #include <Eigen/Dense>
@@ -426,6 +428,103 @@ private slots:
             QCOMPARE(resolveSimdLevel(level).has_value(), cpuRuns(level));
         }
         QCOMPARE(cpuSimdLevels().front(), SimdLevel::Baseline);
+    }
+
+    void simdDispatchKeepsTheWidestLevelUnlessANarrowerIsClearlyFaster_data()
+    {
+        QTest::addColumn<QList<double>>("seconds"); // baseline, avx2, avx512 (as many as given)
+        QTest::addColumn<SimdLevel>("expected");
+        QTest::newRow("tie: the widest") << QList<double>{1.0, 1.0, 1.0} << SimdLevel::Avx512;
+        QTest::newRow("avx512 slower within the margin") << QList<double>{1.4, 1.0, 1.08} << SimdLevel::Avx512;
+        // issue 13's figures: 20 steps at 70k took 46.8 ms at avx512, 28.8 at avx2.
+        QTest::newRow("avx512 1.6x slower") << QList<double>{43.5, 28.8, 46.8} << SimdLevel::Avx2;
+        QTest::newRow("avx2 and avx512 both slower") << QList<double>{1.0, 1.2, 1.3} << SimdLevel::Baseline;
+        QTest::newRow("avx2 close to baseline, avx512 not") << QList<double>{1.0, 1.05, 1.2} << SimdLevel::Avx2;
+        QTest::newRow("an avx2 CPU, tie") << QList<double>{1.0, 1.0} << SimdLevel::Avx2;
+        QTest::newRow("a baseline CPU") << QList<double>{1.0} << SimdLevel::Baseline;
+        QTest::newRow("nothing measured") << QList<double>{} << SimdLevel::Baseline;
+    }
+    void simdDispatchKeepsTheWidestLevelUnlessANarrowerIsClearlyFaster()
+    {
+        QFETCH(QList<double>, seconds);
+        QFETCH(SimdLevel, expected);
+        std::vector<SimdLevelTiming> timings;
+        for (qsizetype a = 0; a < seconds.size(); ++a)
+            timings.push_back({SimdLevel(a), seconds[a]});
+        QCOMPARE(pickFastestSimdLevel(timings), expected);
+    }
+
+    void processSimdLevel()
+    {
+        // The level of kernel calls that force none. Run as part of the suite (LABELPROP_SIMD
+        // normally unset: the measured level), and by labelpropSimdForcesTheProcessLevel in a
+        // child process with each setting.
+        const QByteArray setting = qgetenv("LABELPROP_SIMD");
+        const auto level = resolveSimdLevel({});
+        const SimdCalibration& calibration = simdCalibration();
+        QCOMPARE(calibration.timings.size(), cpuSimdLevels().size());
+        for (size_t a = 0; a < calibration.timings.size(); ++a) {
+            QCOMPARE(calibration.timings[a].level, cpuSimdLevels()[a]);
+            if (cpuSimdLevels().size() > 1)
+                QVERIFY2(calibration.timings[a].seconds > 0 && std::isfinite(calibration.timings[a].seconds),
+                         simdLevelName(calibration.timings[a].level).data());
+        }
+        QVERIFY(cpuRuns(calibration.fastest));
+        QCOMPARE(calibration.fastest, pickFastestSimdLevel(calibration.timings));
+        if (setting.isEmpty()) {
+            QVERIFY(level.has_value());
+            QCOMPARE(*level, calibration.fastest);
+            QVERIFY2(describeProcessSimdLevel().starts_with(std::string(simdLevelName(*level)) + " ("),
+                     describeProcessSimdLevel().c_str());
+            return;
+        }
+        const auto named = parseSimdLevel(setting.toStdString(), cpuSimdLevels());
+        if (!named) { // not a level, or one this CPU lacks: every unforced kernel call fails, saying why
+            QVERIFY(!level.has_value());
+            QVERIFY2(level.error().message.find("LABELPROP_SIMD=" + setting.toStdString()) != std::string::npos,
+                     level.error().message.c_str());
+            KnnOptions knnOptions;
+            knnOptions.simd = SimdLevel::Baseline;
+            const auto knn = searchSelfKnn(randomUnitRows(50, 8, 5), knnOptions);
+            QVERIFY(knn.has_value());
+            const auto s = buildNormalisedAffinity(*knn, 0.1f);
+            QVERIFY(s.has_value());
+            const std::vector<int32_t> seeds(50, 0);
+            const auto result = propagateLabels(*s, seeds, 1, {});
+            QVERIFY(!result.has_value());
+            QVERIFY2(result.error().message.find("LABELPROP_SIMD=" + setting.toStdString()) != std::string::npos,
+                     result.error().message.c_str());
+            return;
+        }
+        QVERIFY(level.has_value());
+        QCOMPARE(*level, *named);
+        QCOMPARE(describeProcessSimdLevel(), std::string(simdLevelName(*named)) + " (LABELPROP_SIMD)");
+        QCOMPARE(resolveSimdLevel(SimdLevel::Baseline).value(), SimdLevel::Baseline); // options still win
+    }
+
+    void labelpropSimdForcesTheProcessLevel_data()
+    {
+        QTest::addColumn<QByteArray>("setting");
+        for (const SimdLevel level : test::runnableSimdLevels())
+            QTest::newRow(levelRowName(level, "forced")) << QByteArray(simdLevelName(level).data());
+        QTest::newRow("not a level") << QByteArray("sse9");
+        if (!cpuRuns(SimdLevel::Avx512))
+            QTest::newRow("a level this CPU lacks") << QByteArray("avx512");
+    }
+    void labelpropSimdForcesTheProcessLevel()
+    {
+        // LABELPROP_SIMD is read once per process, so each setting runs processSimdLevel() in a
+        // child: this test program with that one function.
+        QFETCH(QByteArray, setting);
+        QProcess child;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("LABELPROP_SIMD", QString::fromLatin1(setting));
+        child.setProcessEnvironment(environment);
+        child.start(QCoreApplication::applicationFilePath(), {"processSimdLevel"});
+        QVERIFY(child.waitForFinished(120000));
+        const QByteArray output = child.readAllStandardOutput() + child.readAllStandardError();
+        QVERIFY2(child.exitStatus() == QProcess::NormalExit && child.exitCode() == 0, output.constData());
+        QVERIFY2(output.contains("PASS   : EngineTest::processSimdLevel()"), output.constData());
     }
 
     void hardClampKeepsSeedsAndSpreadsAlongAPath()

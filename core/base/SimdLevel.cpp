@@ -84,17 +84,22 @@ Expected<SimdLevel> simdLevelFromSetting(const char* setting, std::span<const Si
         return available.empty() ? SimdLevel::Baseline : available.back();
     auto level = parseSimdLevel(setting, available, "LABELPROP_SIMD");
     if (!level)
-        return fail(level.error().message + "; unset LABELPROP_SIMD to use the best level");
+        return fail(level.error().message + "; unset LABELPROP_SIMD to run the level measured fastest");
     return level;
 }
 
-Expected<SimdLevel> resolveSimdLevel(std::optional<SimdLevel> requested)
+Expected<std::optional<SimdLevel>> forcedSimdLevel(std::optional<SimdLevel> requested)
 {
     if (requested)
         return parseSimdLevel(simdLevelName(*requested), cpuSimdLevels());
     // Read once: the level must not change under a running program.
-    static const Expected<SimdLevel> processLevel = simdLevelFromSetting(std::getenv("LABELPROP_SIMD"), cpuSimdLevels());
-    return processLevel;
+    static const Expected<std::optional<SimdLevel>> setting = []() -> Expected<std::optional<SimdLevel>> {
+        const char* value = std::getenv("LABELPROP_SIMD");
+        if (value == nullptr || *value == '\0')
+            return std::nullopt;
+        return simdLevelFromSetting(value, cpuSimdLevels());
+    }();
+    return setting;
 }
 
 } // namespace labelprop

@@ -1,12 +1,13 @@
 #pragma once
 // The SIMD levels the hot kernels (propagation steps, the incremental propagation's row updates
-// and votes, the kNN tile scans) are compiled for, and which one runs. Every kernel is compiled
-// once per level (GCC target attributes: AVX-512F, AVX2, and the x86-64 baseline, SSE2) so a
-// portable build still runs the wide code, and each call picks one: the level its options name,
-// else the process level, which is LABELPROP_SIMD when that is set (avx512, avx2 or baseline;
-// read once, at first use) and the best level of this CPU otherwise. Forcing a level lets one
-// machine time and test the code another CPU would run. The kernels use no FMA and sum lanes in
-// one fixed order, so every level computes bit-identical results.
+// and votes, the kNN tile scans) are compiled for. Every kernel is compiled once per level (GCC
+// target attributes: AVX-512F, AVX2, and the x86-64 baseline, SSE2) so a portable build still
+// runs the wide code, and each call picks one: the level its options name, else the process
+// level, which is LABELPROP_SIMD when that is set (avx512, avx2 or baseline; read once, at first
+// use) and otherwise the level measured fastest on this machine (core/engine/SimdDispatch.h: the
+// widest level is not always the fastest). Forcing a level lets one machine time and test the
+// code another CPU would run. The kernels use no FMA and sum lanes in one fixed order, so every
+// level computes bit-identical results.
 //
 // Thread-safety: every function may be called from any thread.
 
@@ -41,10 +42,12 @@ enum class SimdLevel { Baseline, Avx2, Avx512 }; // ascending: each level's CPU 
 // best level in `available`).
 [[nodiscard]] Expected<SimdLevel> simdLevelFromSetting(const char* setting, std::span<const SimdLevel> available);
 
-// The level a kernel call runs at: `requested` when set (it must be one of cpuSimdLevels()), else
-// the process level (LABELPROP_SIMD, read once, or the CPU's best). Fails with the reason when
-// the request or LABELPROP_SIMD names a level this CPU lacks, or LABELPROP_SIMD is not a level.
-[[nodiscard]] Expected<SimdLevel> resolveSimdLevel(std::optional<SimdLevel> requested);
+// The level a kernel call is forced to: `requested` when set (it must be one of
+// cpuSimdLevels()), else LABELPROP_SIMD when set (read once); nullopt when neither forces one (the
+// engine then runs the level measured fastest: resolveSimdLevel() in core/engine/SimdDispatch.h).
+// Fails with the reason when the request or LABELPROP_SIMD names a level this CPU lacks, or
+// LABELPROP_SIMD is not a level.
+[[nodiscard]] Expected<std::optional<SimdLevel>> forcedSimdLevel(std::optional<SimdLevel> requested);
 
 // One kernel entry per level, picked by `level` (the kernel files keep a table of these).
 template <class Function>

@@ -1,6 +1,7 @@
 #include "core/engine/IncrementalPropagation.h"
 
 #include "core/base/Parallel.h"
+#include "core/engine/SimdDispatch.h"
 #include "core/engine/SimdVector.h"
 
 #include <atomic>

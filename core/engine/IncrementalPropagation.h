@@ -78,7 +78,7 @@ struct IncrementalOptions {
     double maxProbabilityError = 1e-4;   // bound on |p - p(from scratch)| per probability, in (0, 0.5)
     double fullRecomputeFraction = 0.5;  // a step recomputing more than this fraction of rows goes dense
     int threads = 0;                     // for dense and large steps; 0: all hardware threads
-    std::optional<SimdLevel> simd;       // kernel level; unset: the process level (see SimdLevel.h)
+    std::optional<SimdLevel> simd;       // kernel level; unset: the process level (see SimdDispatch.h)
 };
 
 struct IncrementalStats {

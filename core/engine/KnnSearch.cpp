@@ -2,7 +2,7 @@
 
 #include "core/base/BlasThreads.h"
 #include "core/base/Parallel.h"
-#include "core/base/SimdLevel.h"
+#include "core/engine/SimdDispatch.h"
 #include "core/engine/SimdVector.h"
 
 #include <cblas.h>

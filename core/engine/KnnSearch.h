@@ -39,7 +39,7 @@ struct KnnOptions {
     int threads = 0;                               // 0: all hardware threads
     const std::atomic<bool>* cancel = nullptr;     // checked once per tile; set it to stop early
     std::function<void(double fraction)> progress; // called from worker threads, throttled
-    std::optional<SimdLevel> simd;                 // tile-scan level; unset: the process level (SimdLevel.h)
+    std::optional<SimdLevel> simd;                 // tile-scan level; unset: the process level (SimdDispatch.h)
 };
 
 // Self-search: for each row of `x` (n x d, L2-normalised), its k most similar other rows; the

@@ -1,11 +1,12 @@
 #include "core/engine/LabelPropagation.h"
 
 #include "core/base/Parallel.h"
-#include "core/base/SimdLevel.h"
+#include "core/engine/SimdDispatch.h"
 #include "core/engine/SimdVector.h"
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -159,6 +160,24 @@ void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, 
     // that made x; the baseline runs anywhere.
     layout.multiply(in, out, threads, resolveSimdLevel({}).value_or(SimdLevel::Baseline));
     layout.fromLayout(out, y);
+}
+
+std::vector<double> timePropagationSteps(const SparseGraph& s, int classes, int steps, std::span<const SimdLevel> levels)
+{
+    const ExecutionLayout layout(s, classes);
+    std::vector<float> x(size_t(s.n * layout.stride()), 0.0f), y(x.size(), 0.0f);
+    for (int64_t p = 0; p < s.n; ++p)
+        x[size_t(p * layout.stride() + p % classes)] = 1.0f;
+    std::vector<double> seconds;
+    for (const SimdLevel level : levels) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int step = 0; step < steps; ++step) {
+            layout.multiply(x, y, 1, level);
+            x.swap(y);
+        }
+        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return seconds;
 }
 
 void summariseScores(PropagationResult& r)

@@ -37,7 +37,7 @@ struct PropagationOptions {
     int threads = 0;                                         // 0: all hardware threads
     const std::atomic<bool>* cancel = nullptr;               // checked once per step
     std::function<void(int step, std::span<const float> y)> onStep; // after each step; y is n x c
-    std::optional<SimdLevel> simd; // kernel level; unset: the process level (see SimdLevel.h)
+    std::optional<SimdLevel> simd; // kernel level; unset: the process level (see SimdDispatch.h)
 };
 
 // Per-item outcome. Items no label reached (a component without seeds) have predicted = -1 and
@@ -63,6 +63,13 @@ struct PropagationResult {
 
 // y (n x c) = S x (n x c): one propagation step, multi-threaded over rows, at the process SIMD level.
 void multiplyGraph(const SparseGraph& s, std::span<const float> x, int classes, std::span<float> y, int threads);
+
+// For the SIMD dispatch (SimdDispatch.h): the seconds that `steps` products Y <- S Y take at each
+// level of `levels` in turn (levels may repeat; each must be one of cpuSimdLevels()), on the
+// calling thread, Y being rows of `classes` scores in the kernel's layout. The buffers are
+// allocated and touched once, before the first clock starts, so only the row kernel is timed.
+[[nodiscard]] std::vector<double> timePropagationSteps(const SparseGraph& s, int classes, int steps,
+                                                       std::span<const SimdLevel> levels);
 
 // Fills probabilities, predicted, confidence and margin from scores.
 void summariseScores(PropagationResult& result);
