@@ -1,8 +1,9 @@
 #pragma once
 // The LibTorch encoders (vit:, torchscript:) live in a module, liblabelprop-torch.so, that is
 // loaded the first time one is asked for, so that every other run of labelprop-cli and of the app
-// starts without LibTorch: loading libtorch_cpu runs its operator registrations, 0.24 s of every
-// start before (`labelprop-cli --help` took 0.28 s, 0.05 s without it; README.md, "Encoders").
+// starts without LibTorch: loading libtorch_cpu runs its operator registrations, about 0.6 s of
+// every start if it were linked in (bench/startup_bench.py: `labelprop-cli --help` 0.14-0.19 s, a
+// command that loads the module 0.72-0.84 s on the 2-core AMD EPYC; README.md, "Encoders").
 //
 // Where the module is looked for, first match wins:
 //   1. $LABELPROP_TORCH_MODULE (a path to the .so);
