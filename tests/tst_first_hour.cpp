@@ -147,7 +147,7 @@ private slots:
             pressOnGrid(w, key);
         pressOnGrid(w, Qt::Key_Z, Qt::ControlModifier);
         QVERIFY(settle(w));
-        QVERIFY(QTest::qWaitFor([&] { return w.session().undoDepth() == 5 && w.session().engineIdle(); }, kWaitMs));
+        QVERIFY(QTest::qWaitFor([&] { return w.session().undoDepth() == 4 && w.session().redoDepth() == 1 && w.session().engineIdle(); }, kWaitMs));
         QVERIFY(settle(w));
         const auto full = countItems(w.session().items(), int(w.session().classes().size()), ProjectSession::kConfidentAbove);
         const auto& kept = w.session().counts();
